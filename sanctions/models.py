@@ -1,0 +1,664 @@
+"""The tracker's records: actions, the entities they concern, and their sources.
+
+The unit of record is the Action: one announcement by one authority on one
+date. An entity's status on any date is derived from its actions
+(``Entity.status_on``), never stored.
+"""
+
+import datetime
+import unicodedata
+from dataclasses import dataclass
+
+import pghistory
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Upper
+from django.urls import reverse
+from django.utils import timezone
+
+
+def track_history():
+    """Keep every insert, update and delete of a curated table, with who and when."""
+    return pghistory.track(
+        pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent()
+    )
+
+
+class Jurisdiction(models.TextChoices):
+    """Who an authority acts for; ISO 3166-1 alpha-2 where there is one."""
+
+    US = "US", "United States"
+    EU = "EU", "European Union"
+    UN = "UN", "United Nations"
+    GB = "GB", "United Kingdom"
+    OTHER = "XX", "Other"
+
+
+@track_history()
+class Authority(models.Model):
+    """A body that takes sanctions actions (State Department, OFAC, BIS...)."""
+
+    name = models.CharField(max_length=200, unique=True)
+    short_name = models.CharField(max_length=60, help_text="Label used in lists, e.g. BIS.")
+    slug = models.SlugField(max_length=60, unique=True, help_text="Used in filter URLs.")
+    jurisdiction = models.CharField(max_length=2, choices=Jurisdiction.choices)
+    url = models.URLField(blank=True)
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "authorities"
+
+    def __str__(self):
+        return self.name
+
+
+@track_history()
+class LegalBasis(models.Model):
+    """An instrument an authority acts under (E.O. 13382, INKSNA, 15 CFR 744.11...)."""
+
+    name = models.CharField(max_length=200, unique=True)
+    short_name = models.CharField(max_length=60)
+    slug = models.SlugField(max_length=60, unique=True)
+    citation = models.CharField(max_length=200, blank=True, help_text="Formal citation.")
+    url = models.URLField(blank=True)
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["short_name"]
+        verbose_name_plural = "legal bases"
+
+    def __str__(self):
+        return self.short_name
+
+
+@track_history()
+class Program(models.Model):
+    """A list tag or regime (OFAC NPWMD, UN DPRK...)."""
+
+    code = models.CharField(max_length=40, unique=True, help_text="The tag as the list prints it.")
+    name = models.CharField(max_length=200)
+    authority = models.ForeignKey(
+        Authority, on_delete=models.PROTECT, null=True, blank=True, related_name="programs"
+    )
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self):
+        return self.code
+
+
+class ActionKind(models.TextChoices):
+    """What an action does; the effect on an entity's status follows from it."""
+
+    DESIGNATION = "designation", "Designation"
+    DELISTING = "delisting", "Delisting"
+    AMENDMENT = "amendment", "Amendment (identifiers, aliases)"
+    ENTITY_LIST_ADDITION = "entity_list_addition", "Entity List addition"
+    ENTITY_LIST_REMOVAL = "entity_list_removal", "Entity List removal"
+    STATUTORY_MEASURES = "statutory_measures", "Imposition of statutory measures"
+    WAIVER = "waiver", "Waiver"
+    EXPIRY = "expiry", "Expiry"
+    RENEWAL = "renewal", "Renewal"
+    RULE = "rule", "Rule (controls without new listings)"
+    STATEMENT = "statement", "Policy statement (no measure)"
+
+
+# Kinds that put an entity under the acting authority's measures, and kinds that lift them.
+LISTING_KINDS = {
+    ActionKind.DESIGNATION,
+    ActionKind.ENTITY_LIST_ADDITION,
+    ActionKind.STATUTORY_MEASURES,
+    ActionKind.RENEWAL,
+}
+LIFTING_KINDS = {ActionKind.DELISTING, ActionKind.ENTITY_LIST_REMOVAL, ActionKind.EXPIRY}
+
+
+class ActionStatus(models.TextChoices):
+    """Only published actions are visible to the public."""
+
+    DRAFT = "draft", "Draft"
+    PUBLISHED = "published", "Published"
+
+
+class ActionQuerySet(models.QuerySet):
+    def published(self):
+        """Actions the public may see."""
+        return self.filter(status=ActionStatus.PUBLISHED)
+
+    def for_list(self):
+        """Published actions with what a list row shows, newest first."""
+        return (
+            self.published()
+            .select_related("authority")
+            .prefetch_related("legal_bases", "programs")
+            .annotate(entity_count=models.Count("designations", distinct=True))
+            .order_by("-announced_on", "-pk")
+        )
+
+
+@track_history()
+class Action(models.Model):
+    """One announcement by one authority on one date."""
+
+    title = models.CharField(max_length=300)
+    kind = models.CharField(max_length=30, choices=ActionKind.choices)
+    status = models.CharField(
+        max_length=10, choices=ActionStatus.choices, default=ActionStatus.DRAFT
+    )
+    authority = models.ForeignKey(Authority, on_delete=models.PROTECT, related_name="actions")
+    legal_bases = models.ManyToManyField(LegalBasis, blank=True, related_name="actions")
+    programs = models.ManyToManyField(Program, blank=True, related_name="actions")
+    announced_on = models.DateField(help_text="Date of the announcement.")
+    effective_on = models.DateField(null=True, blank=True, help_text="Date the measure took effect.")
+    gazetted_on = models.DateField(
+        null=True, blank=True, help_text="Federal Register / Official Journal publication date."
+    )
+    document_numbers = ArrayField(
+        models.CharField(max_length=100),
+        default=list,
+        blank=True,
+        help_text="Federal Register citations, docket or regulation numbers; comma-separated.",
+    )
+    summary = models.TextField(blank=True)
+    notes = models.TextField(blank=True, help_text="Evidence and caveats, for researchers.")
+    reference = models.SlugField(
+        max_length=100, unique=True, null=True, blank=True, help_text="Stable external key."
+    )
+    published_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ActionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-announced_on", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=ActionKind.values), name="action_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=ActionStatus.values), name="action_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(status=ActionStatus.DRAFT) | Q(published_at__isnull=False),
+                name="action_published_has_time",
+            ),
+        ]
+        indexes = [
+            # The public lists: published actions, newest first, optionally by authority.
+            models.Index(
+                fields=["-announced_on", "-id"],
+                condition=Q(status="published"),
+                name="action_published_date_idx",
+            ),
+            models.Index(fields=["authority", "-announced_on"], name="action_authority_date_idx"),
+        ]
+        permissions = [("publish_action", "Can publish and unpublish actions")]
+
+    def __str__(self):
+        return f"{self.announced_on:%Y-%m-%d} {self.authority.short_name}: {self.title}"
+
+    def get_absolute_url(self):
+        return reverse("action_detail", args=[self.pk])
+
+    @property
+    def is_published(self):
+        return self.status == ActionStatus.PUBLISHED
+
+    def publish(self):
+        """Make the action public."""
+        if not self.is_published:
+            self.status = ActionStatus.PUBLISHED
+            self.published_at = timezone.now()
+            self.save(update_fields=["status", "published_at", "updated_at"])
+
+    def unpublish(self):
+        """Return the action to draft."""
+        if self.is_published:
+            self.status = ActionStatus.DRAFT
+            self.published_at = None
+            self.save(update_fields=["status", "published_at", "updated_at"])
+
+
+class EntityKind(models.TextChoices):
+    """What sort of thing was designated; mirrors FollowTheMoney's schemata."""
+
+    ORGANIZATION = "organization", "Organisation"
+    COMPANY = "company", "Company"
+    STATE_BODY = "state_body", "State agency or state-owned enterprise"
+    PERSON = "person", "Person"
+    VESSEL = "vessel", "Vessel"
+    AIRCRAFT = "aircraft", "Aircraft"
+
+
+class EntityQuerySet(models.QuerySet):
+    def visible(self):
+        """Entities named in at least one published action."""
+        return self.filter(
+            models.Exists(
+                Designation.objects.filter(
+                    entity=models.OuterRef("pk"), action__status=ActionStatus.PUBLISHED
+                )
+            )
+        )
+
+    def search(self, query: str):
+        """Entities whose name or any alias contains the query, ignoring case and accents."""
+        query = query.strip()
+        if not query:
+            return self
+        alias_match = Alias.objects.filter(
+            entity=models.OuterRef("pk"), name__unaccent__icontains=query
+        )
+        return self.filter(Q(name__unaccent__icontains=query) | models.Exists(alias_match))
+
+
+@dataclass(frozen=True)
+class StatusLine:
+    """One authority's measures against an entity on a date."""
+
+    authority: Authority
+    status: str  # "listed", "lifted" or "waived"
+    since: datetime.date
+    action: "Action"
+
+    @property
+    def is_active(self):
+        return self.status == "listed"
+
+
+@track_history()
+class Entity(models.Model):
+    """An organisation, company, state body, person, vessel or aircraft."""
+
+    kind = models.CharField(max_length=20, choices=EntityKind.choices)
+    name = models.CharField(max_length=300, help_text="Primary name, in Latin script.")
+    countries = ArrayField(
+        models.CharField(max_length=2),
+        default=list,
+        blank=True,
+        help_text="ISO 3166-1 alpha-2 codes, comma-separated.",
+    )
+    description = models.TextField(blank=True)
+    reference = models.SlugField(
+        max_length=100, unique=True, null=True, blank=True, help_text="Stable external key."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = EntityQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "entities"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=EntityKind.values), name="entity_kind_valid"
+            ),
+            models.CheckConstraint(condition=~Q(name=""), name="entity_name_not_empty"),
+        ]
+        indexes = [
+            # The country filter: countries @> ARRAY['PK'].
+            GinIndex(fields=["countries"], name="entity_countries_gin"),
+            # icontains wraps the column in UPPER(); this index serves that form.
+            GinIndex(
+                OpClass(Upper("name"), name="gin_trgm_ops"), name="entity_name_upper_trgm"
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("entity_detail", args=[self.pk])
+
+    def status_on(self, date: datetime.date, designations=None) -> list[StatusLine]:
+        """Each authority's measures against this entity on a date, from published actions."""
+        if designations is None:
+            designations = self.designations.filter(
+                action__status=ActionStatus.PUBLISHED
+            ).select_related("action__authority")
+        lines: dict[int, StatusLine] = {}
+        actions = sorted(
+            (d.action for d in designations if d.action.is_published),
+            key=lambda a: (a.effective_on or a.announced_on, a.pk),
+        )
+        for action in actions:
+            start = action.effective_on or action.announced_on
+            if start > date:
+                break
+            if action.kind in LISTING_KINDS:
+                status = "listed"
+            elif action.kind in LIFTING_KINDS:
+                status = "lifted"
+            elif action.kind == ActionKind.WAIVER:
+                status = "waived"
+            else:
+                continue
+            previous = lines.get(action.authority_id)
+            if previous and previous.status == status:
+                continue  # a renewal or a second listing does not reset "since"
+            lines[action.authority_id] = StatusLine(action.authority, status, start, action)
+        return sorted(lines.values(), key=lambda line: line.authority.name)
+
+
+class Script(models.TextChoices):
+    """ISO 15924 code of the script a name is written in."""
+
+    LATIN = "Latn", "Latin"
+    CYRILLIC = "Cyrl", "Cyrillic"
+    ARABIC = "Arab", "Arabic (incl. Persian, Urdu)"
+    HAN = "Hani", "Chinese (Han)"
+    HANGUL = "Hang", "Korean (Hangul)"
+    OTHER = "Zyyy", "Other or mixed"
+
+
+_SCRIPT_PREFIXES = [
+    ("LATIN", Script.LATIN),
+    ("CYRILLIC", Script.CYRILLIC),
+    ("ARABIC", Script.ARABIC),
+    ("CJK", Script.HAN),
+    ("HANGUL", Script.HANGUL),
+]
+
+
+def detect_script(text: str) -> str:
+    """The script of most letters in the text."""
+    counts: dict[str, int] = {}
+    for char in text:
+        if not char.isalpha():
+            continue
+        name = unicodedata.name(char, "")
+        script = next((s for prefix, s in _SCRIPT_PREFIXES if name.startswith(prefix)), Script.OTHER)
+        counts[script] = counts.get(script, 0) + 1
+    return max(counts, key=counts.get) if counts else Script.OTHER
+
+
+class AliasKind(models.TextChoices):
+    """How an alias relates to the primary name."""
+
+    AKA = "aka", "Also known as"
+    FKA = "fka", "Formerly known as"
+    WEAK = "weak", "Weak alias (low quality)"
+    ORIGINAL = "original", "Name in original script"
+    LISTED = "listed", "Name as an official list prints it"
+
+
+@track_history()
+class Alias(models.Model):
+    """Another name of an entity, in any script."""
+
+    entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="aliases")
+    name = models.CharField(max_length=300)
+    kind = models.CharField(max_length=10, choices=AliasKind.choices, default=AliasKind.AKA)
+    script = models.CharField(max_length=4, choices=Script.choices, blank=True)
+    language = models.CharField(
+        max_length=10, blank=True, help_text="BCP 47 language tag, e.g. zh, ru, ur."
+    )
+
+    class Meta:
+        ordering = ["entity", "name"]
+        verbose_name_plural = "aliases"
+        constraints = [
+            models.UniqueConstraint(fields=["entity", "name"], name="alias_unique_per_entity"),
+            models.CheckConstraint(condition=~Q(name=""), name="alias_name_not_empty"),
+        ]
+        indexes = [
+            GinIndex(OpClass(Upper("name"), name="gin_trgm_ops"), name="alias_name_upper_trgm"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class IdentifierScheme(models.TextChoices):
+    """The register an identifier comes from."""
+
+    OFAC_ENT_NUM = "ofac", "OFAC SDN entry number"
+    UN_REFERENCE = "un", "UN reference number"
+    UK_ID = "uk", "UK sanctions list ID"
+    EU_REFERENCE = "eu", "EU reference number"
+    REGISTRATION = "registration", "Company registration number"
+    TAX = "tax", "Tax number"
+    IMO = "imo", "IMO number"
+    PASSPORT = "passport", "Passport number"
+    OTHER = "other", "Other"
+
+
+@track_history()
+class Identifier(models.Model):
+    """An identifier of an entity in an official register."""
+
+    entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="identifiers")
+    scheme = models.CharField(max_length=20, choices=IdentifierScheme.choices)
+    value = models.CharField(max_length=100)
+    country = models.CharField(max_length=2, blank=True, help_text="Issuing country, ISO code.")
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["scheme", "value"]
+        constraints = [
+            models.UniqueConstraint(fields=["scheme", "value"], name="identifier_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_scheme_display()} {self.value}"
+
+
+class RelationKind(models.TextChoices):
+    """How one entity stands to another (subject → object)."""
+
+    SUBSIDIARY_OF = "subsidiary_of", "subsidiary of"
+    OWNED_BY = "owned_by", "owned or controlled by"
+    FRONT_FOR = "front_for", "front company for"
+    SUPPLIER_TO = "supplier_to", "supplier to"
+    AGENT_OF = "agent_of", "agent or official of"
+    ASSOCIATED_WITH = "associated_with", "associated with"
+
+
+@track_history()
+class Relation(models.Model):
+    """A stated link between two entities."""
+
+    subject = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="relations")
+    object = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="inverse_relations")
+    kind = models.CharField(max_length=20, choices=RelationKind.choices)
+    description = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["subject", "kind"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subject", "object", "kind"], name="relation_unique"
+            ),
+            models.CheckConstraint(
+                condition=~Q(subject=models.F("object")), name="relation_not_self"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.subject} {self.get_kind_display()} {self.object}"
+
+
+class DesignationRole(models.TextChoices):
+    """The entity's part in the action."""
+
+    LISTED = "listed", "Listed (designated or added)"
+    DELISTED = "delisted", "Removed"
+    AMENDED = "amended", "Entry amended"
+    IDENTIFIED = "identified", "Identified (e.g. as blocked property)"
+    NAMED = "named", "Named, not itself listed"
+
+
+@track_history()
+class Designation(models.Model):
+    """One entity's part in one action."""
+
+    action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="designations")
+    entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="designations")
+    role = models.CharField(
+        max_length=12, choices=DesignationRole.choices, default=DesignationRole.LISTED
+    )
+    name_as_listed = models.CharField(
+        max_length=300, blank=True, help_text="The name exactly as the announcement gave it."
+    )
+    reason = models.TextField(blank=True, help_text="The conduct the announcement gives.")
+    legal_basis = models.ForeignKey(
+        LegalBasis,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="designations",
+        help_text="Only where it differs from the action's.",
+    )
+    measures = models.CharField(max_length=300, blank=True, help_text="e.g. blocking, export ban")
+    position = models.PositiveSmallIntegerField(default=0, help_text="Order in the announcement.")
+
+    class Meta:
+        ordering = ["action", "position", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["action", "entity"], name="designation_unique"),
+        ]
+        indexes = [
+            # An entity's timeline: its designations, joined to their actions.
+            models.Index(fields=["entity", "action"], name="designation_entity_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.entity} in {self.action}"
+
+
+class SourceKind(models.TextChoices):
+    """The kind of official document."""
+
+    PRESS_RELEASE = "press_release", "Press release"
+    PRESS_STATEMENT = "press_statement", "Press statement"
+    FACT_SHEET = "fact_sheet", "Fact sheet"
+    BRIEFING = "briefing", "Briefing or remarks"
+    FEDERAL_REGISTER = "federal_register", "Federal Register notice"
+    OFFICIAL_JOURNAL = "official_journal", "Official Journal act"
+    LIST_UPDATE = "list_update", "List update"
+    OFFICIAL_DATA = "official_data", "Official list data"
+    OTHER = "other", "Other"
+
+
+@track_history()
+class Source(models.Model):
+    """An official document behind an action."""
+
+    action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="sources")
+    kind = models.CharField(max_length=20, choices=SourceKind.choices)
+    title = models.CharField(max_length=500)
+    publisher = models.CharField(max_length=200, blank=True)
+    url = models.URLField(
+        max_length=1000, blank=True, help_text="Leave empty when no URL could be confirmed."
+    )
+    published_on = models.DateField(null=True, blank=True)
+    document_number = models.CharField(max_length=100, blank=True)
+    notes = models.TextField(blank=True, help_text="How the source was confirmed.")
+
+    class Meta:
+        ordering = ["action", "published_on", "pk"]
+
+    def __str__(self):
+        return self.title
+
+    @property
+    def url_confirmed(self):
+        return bool(self.url)
+
+
+@track_history()
+class Outlet(models.Model):
+    """A news or analysis publisher."""
+
+    name = models.CharField(max_length=200, unique=True)
+    domain = models.CharField(max_length=200, blank=True)
+    country = models.CharField(max_length=2, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class ArticleQuerySet(models.QuerySet):
+    def visible(self):
+        """Articles linked to at least one published action."""
+        return self.filter(
+            models.Exists(
+                Coverage.objects.filter(
+                    article=models.OuterRef("pk"), action__status=ActionStatus.PUBLISHED
+                )
+            )
+        )
+
+
+@track_history()
+class Article(models.Model):
+    """A news or analysis item covering one or more actions."""
+
+    url = models.URLField(max_length=1000, unique=True, help_text="Canonical URL.")
+    headline = models.CharField(max_length=500)
+    outlet = models.ForeignKey(
+        Outlet, on_delete=models.PROTECT, null=True, blank=True, related_name="articles"
+    )
+    published_on = models.DateField(null=True, blank=True)
+    author = models.CharField(max_length=300, blank=True)
+    language = models.CharField(max_length=10, blank=True, help_text="BCP 47 tag, e.g. en.")
+    excerpt = models.TextField(blank=True)
+    notes = models.TextField(blank=True)
+    entities = models.ManyToManyField(
+        Entity, blank=True, related_name="articles", help_text="Entities the article mentions."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ArticleQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-published_on", "-pk"]
+        indexes = [
+            # The public article list, newest first.
+            models.Index(fields=["-published_on", "-id"], name="article_date_idx"),
+        ]
+
+    def __str__(self):
+        return self.headline
+
+
+class CoverageRelation(models.TextChoices):
+    """How an article stands to an action."""
+
+    REPORTS = "reports", "Reports"
+    ANALYSES = "analyses", "Analyses"
+    REACTS = "reacts", "Reacts to"
+    BACKGROUND = "background", "Background"
+
+
+@track_history()
+class Coverage(models.Model):
+    """The link between an article and an action it covers."""
+
+    action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="coverage")
+    article = models.ForeignKey(Article, on_delete=models.PROTECT, related_name="coverage")
+    relation = models.CharField(
+        max_length=12, choices=CoverageRelation.choices, default=CoverageRelation.REPORTS
+    )
+
+    class Meta:
+        ordering = ["action", "relation", "article__published_on"]
+        verbose_name_plural = "coverage"
+        constraints = [
+            models.UniqueConstraint(fields=["action", "article"], name="coverage_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.article} {self.get_relation_display().lower()} {self.action}"
+
