@@ -27,11 +27,9 @@ def database_settings(data_dir: Path) -> dict:
     """Start (or reuse) the embedded server and return a Django DATABASES entry."""
     server = _server(data_dir)
     info = server.get_postmaster_info()
-    exists = server.psql(
-        f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';"
-    )
+    exists = server.psql("SELECT 1 FROM pg_database WHERE datname = 'tracker';")
     if "(1 row)" not in exists:
-        server.psql(f"CREATE DATABASE {DATABASE_NAME} TEMPLATE template0 ENCODING 'UTF8';")
+        server.psql("CREATE DATABASE tracker TEMPLATE template0 ENCODING 'UTF8';")
     return {
         "ENGINE": "django.db.backends.postgresql",
         "NAME": DATABASE_NAME,

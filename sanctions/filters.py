@@ -109,4 +109,3 @@ class EntityFilter(django_filters.FilterSet):
 
     def filter_country(self, queryset, name, value):
         return queryset.filter(countries__contains=[value])
-

@@ -154,7 +154,9 @@ class Action(models.Model):
     legal_bases = models.ManyToManyField(LegalBasis, blank=True, related_name="actions")
     programs = models.ManyToManyField(Program, blank=True, related_name="actions")
     announced_on = models.DateField(help_text="Date of the announcement.")
-    effective_on = models.DateField(null=True, blank=True, help_text="Date the measure took effect.")
+    effective_on = models.DateField(
+        null=True, blank=True, help_text="Date the measure took effect."
+    )
     gazetted_on = models.DateField(
         null=True, blank=True, help_text="Federal Register / Official Journal publication date."
     )
@@ -306,9 +308,7 @@ class Entity(models.Model):
             # The country filter: countries @> ARRAY['PK'].
             GinIndex(fields=["countries"], name="entity_countries_gin"),
             # icontains wraps the column in UPPER(); this index serves that form.
-            GinIndex(
-                OpClass(Upper("name"), name="gin_trgm_ops"), name="entity_name_upper_trgm"
-            ),
+            GinIndex(OpClass(Upper("name"), name="gin_trgm_ops"), name="entity_name_upper_trgm"),
         ]
 
     def __str__(self):
@@ -374,7 +374,9 @@ def detect_script(text: str) -> str:
         if not char.isalpha():
             continue
         name = unicodedata.name(char, "")
-        script = next((s for prefix, s in _SCRIPT_PREFIXES if name.startswith(prefix)), Script.OTHER)
+        script = next(
+            (s for prefix, s in _SCRIPT_PREFIXES if name.startswith(prefix)), Script.OTHER
+        )
         counts[script] = counts.get(script, 0) + 1
     return max(counts, key=counts.get) if counts else Script.OTHER
 
@@ -473,9 +475,7 @@ class Relation(models.Model):
     class Meta:
         ordering = ["subject", "kind"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["subject", "object", "kind"], name="relation_unique"
-            ),
+            models.UniqueConstraint(fields=["subject", "object", "kind"], name="relation_unique"),
             models.CheckConstraint(
                 condition=~Q(subject=models.F("object")), name="relation_not_self"
             ),
@@ -661,4 +661,3 @@ class Coverage(models.Model):
 
     def __str__(self):
         return f"{self.article} {self.get_relation_display().lower()} {self.action}"
-

@@ -40,7 +40,8 @@ def envlist(name: str, default: str = "") -> list[str]:
 
 DEBUG = envbool("DEBUG", "false")
 
-_DEV_SECRET_KEY = "insecure-development-key-do-not-use-in-production"
+# A known placeholder for DEBUG runs only; refused below when DEBUG is off.
+_DEV_SECRET_KEY = "insecure-development-key-do-not-use-in-production"  # noqa: S105
 SECRET_KEY = os.getenv("SECRET_KEY", _DEV_SECRET_KEY)
 if not DEBUG and SECRET_KEY == _DEV_SECRET_KEY:
     raise ImproperlyConfigured("Set SECRET_KEY: with DEBUG off the default key is refused.")

@@ -1,0 +1,50 @@
+# Sanctions Tracker: `make run` to serve the demo data, `make test` to run the suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+MANAGE := $(BIN)/python manage.py
+PORT ?= 8000
+export PORT
+
+.PHONY: run test lint bench install clean-db
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# Reinstall only when the pinned requirements change.
+$(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+var/secret_key:
+	mkdir -p var
+	$(BIN)/python -c "import secrets; print(secrets.token_urlsafe(50))" > $@
+	chmod 600 $@
+
+# The web server and a Celery worker (with beat) run under honcho; Ctrl-C stops them,
+# then the embedded PostgreSQL (if one was started) is stopped too.
+run: install var/secret_key
+	@export SECRET_KEY="$$(cat var/secret_key)"; \
+	trap '[ -n "$$DATABASE_URL" ] || $(BIN)/python -m sanctions.embedded_db stop' EXIT; \
+	$(MANAGE) migrate --noinput -v0 && \
+	$(MANAGE) load_demo && \
+	$(MANAGE) collectstatic --noinput -v0 && \
+	$(MANAGE) create_local_admin && \
+	echo "Serving http://127.0.0.1:$(PORT)/ (admin at /admin/). Ctrl-C stops everything." && \
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --port $(PORT)
+
+test: install
+	SECRET_KEY=test-only-not-secret $(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	SECRET_KEY=lint-only-not-secret $(BIN)/python manage.py makemigrations --check --dry-run
+	SECRET_KEY=lint-only-not-secret $(BIN)/python manage.py check --fail-level WARNING
+
+clean-db:
+	$(BIN)/python -m sanctions.embedded_db stop
+	rm -rf var/postgres

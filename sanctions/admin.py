@@ -1,0 +1,276 @@
+"""The editors' admin: enter announcements with their entities, sources and coverage."""
+
+from django.contrib import admin, messages
+from django.contrib.postgres.search import TrigramSimilarity
+from django.db import models
+from django.db.models import Count
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from pghistory.models import MiddlewareEvents
+
+from .models import (
+    Action,
+    ActionStatus,
+    Alias,
+    Article,
+    Authority,
+    Coverage,
+    Designation,
+    Entity,
+    Identifier,
+    LegalBasis,
+    Outlet,
+    Program,
+    Relation,
+    Source,
+    detect_script,
+)
+
+# Names at least this similar (pg_trgm, 0..1) are shown as possible duplicates.
+DUPLICATE_SIMILARITY = 0.5
+
+
+# Pasted URLs without a scheme are taken as https (Django 6's default, chosen now).
+URL_FORMFIELD = {models.URLField: {"assume_scheme": "https"}}
+
+
+class TrackedAdmin(admin.ModelAdmin):
+    """Admin whose "History" page shows the database-recorded change history."""
+
+    formfield_overrides = URL_FORMFIELD
+
+    object_history_template = "admin/sanctions/object_history.html"
+
+    def history_view(self, request, object_id, extra_context=None):
+        obj = get_object_or_404(self.get_queryset(request), pk=object_id)
+        if not self.has_view_or_change_permission(request, obj):
+            return self.changeform_view(request, object_id)  # answers 403 the usual way
+        events = (
+            MiddlewareEvents.objects.references(obj)
+            .select_related("user")
+            .order_by("-pgh_created_at", "-pgh_id")[:500]
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Change history: {obj}",
+            "subtitle": None,
+            "object": obj,
+            "events": events,
+            "opts": self.opts,
+            "has_view_permission": True,
+            **(extra_context or {}),
+        }
+        return TemplateResponse(request, self.object_history_template, context)
+
+
+class DesignationInline(admin.TabularInline):
+    model = Designation
+    autocomplete_fields = ["entity", "legal_basis"]
+    fields = ["position", "entity", "role", "name_as_listed", "reason", "legal_basis", "measures"]
+    extra = 1
+
+
+class SourceInline(admin.StackedInline):
+    model = Source
+    formfield_overrides = URL_FORMFIELD
+    fields = [("kind", "published_on", "document_number"), "title", "publisher", "url", "notes"]
+    extra = 0
+
+
+class CoverageInline(admin.TabularInline):
+    model = Coverage
+    autocomplete_fields = ["article"]
+    extra = 1
+
+
+@admin.register(Action)
+class ActionAdmin(TrackedAdmin):
+    list_display = ["announced_on", "title", "authority", "kind", "status", "entity_count"]
+    list_display_links = ["title"]
+    list_filter = ["status", "kind", "authority", "legal_bases", "programs", "announced_on"]
+    search_fields = ["title", "summary", "reference", "designations__entity__name"]
+    date_hierarchy = "announced_on"
+    autocomplete_fields = ["authority", "legal_bases", "programs"]
+    readonly_fields = ["status", "published_at", "created_at", "updated_at"]
+    fieldsets = [
+        (None, {"fields": ["title", ("kind", "authority"), "legal_bases", "programs"]}),
+        ("Dates", {"fields": [("announced_on", "effective_on", "gazetted_on")]}),
+        ("Description", {"fields": ["summary", "document_numbers", "notes", "reference"]}),
+        ("Publication", {"fields": [("status", "published_at"), ("created_at", "updated_at")]}),
+    ]
+    inlines = [DesignationInline, SourceInline, CoverageInline]
+    actions = ["publish", "unpublish"]
+    list_select_related = ["authority"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(entity_count=Count("designations"))
+
+    @admin.display(ordering="entity_count", description="entities")
+    def entity_count(self, obj):
+        return obj.entity_count
+
+    def has_publish_permission(self, request):
+        return request.user.has_perm("sanctions.publish_action")
+
+    def has_change_permission(self, request, obj=None):
+        # Editors enter and edit drafts; a published action is the reviewers' to change.
+        if obj is not None and obj.is_published and not self.has_publish_permission(request):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.is_published:
+            return False  # unpublish first: published records may already be cited
+        return super().has_delete_permission(request, obj)
+
+    @admin.action(permissions=["publish"], description="Publish selected actions")
+    def publish(self, request, queryset):
+        actions = list(queryset.filter(status=ActionStatus.DRAFT))
+        for action in actions:
+            action.publish()
+        self.message_user(request, f"Published {len(actions)} action(s).", messages.SUCCESS)
+
+    @admin.action(permissions=["publish"], description="Unpublish selected actions (back to draft)")
+    def unpublish(self, request, queryset):
+        actions = list(queryset.filter(status=ActionStatus.PUBLISHED))
+        for action in actions:
+            action.unpublish()
+        self.message_user(request, f"Unpublished {len(actions)} action(s).", messages.SUCCESS)
+
+
+class AliasInline(admin.TabularInline):
+    model = Alias
+    fields = ["name", "kind", "script", "language"]
+    extra = 1
+
+
+class IdentifierInline(admin.TabularInline):
+    model = Identifier
+    fields = ["scheme", "value", "country", "note"]
+    extra = 1
+
+
+class RelationInline(admin.TabularInline):
+    model = Relation
+    fk_name = "subject"
+    autocomplete_fields = ["object"]
+    fields = ["kind", "object", "description"]
+    extra = 1
+
+
+def similar_entities(name: str, *, exclude_pk=None, limit: int = 5):
+    """Entities whose name or an alias closely matches, most similar first."""
+    by_name = (
+        Entity.objects.annotate(similarity=TrigramSimilarity("name", name))
+        .filter(similarity__gte=DUPLICATE_SIMILARITY)
+        .values_list("pk", "name", "similarity")
+    )
+    by_alias = (
+        Alias.objects.annotate(similarity=TrigramSimilarity("name", name))
+        .filter(similarity__gte=DUPLICATE_SIMILARITY)
+        .values_list("entity_id", "name", "similarity")
+    )
+    best: dict[int, tuple[str, float]] = {}
+    for pk, matched, similarity in [*by_name, *by_alias]:
+        if pk != exclude_pk and similarity > best.get(pk, ("", 0.0))[1]:
+            best[pk] = (matched, similarity)
+    ranked = sorted(best.items(), key=lambda item: -item[1][1])[:limit]
+    entities = Entity.objects.in_bulk([pk for pk, _ in ranked])
+    return [(entities[pk], matched) for pk, (matched, _) in ranked]
+
+
+@admin.register(Entity)
+class EntityAdmin(TrackedAdmin):
+    list_display = ["name", "kind", "country_list", "designation_count", "updated_at"]
+    list_filter = ["kind", "designations__action__authority"]
+    search_fields = ["name", "aliases__name", "identifiers__value", "reference"]
+    fields = ["name", "kind", "countries", "description", "reference"]
+    inlines = [AliasInline, IdentifierInline, RelationInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(designation_count=Count("designations"))
+
+    @admin.display(description="countries")
+    def country_list(self, obj):
+        return ", ".join(obj.countries)
+
+    @admin.display(ordering="designation_count", description="actions")
+    def designation_count(self, obj):
+        return obj.designation_count
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is Alias:
+            for alias_form in formset.forms:
+                alias = alias_form.instance
+                if alias.name and not alias.script:
+                    alias.script = detect_script(alias.name)
+        super().save_formset(request, form, formset, change)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and "name" not in form.changed_data:
+            return
+        matches = similar_entities(obj.name, exclude_pk=obj.pk)
+        if matches:
+            links = format_html_join(
+                ", ",
+                "<a href='{}'>{}</a> (matched “{}”)",
+                (
+                    (reverse("admin:sanctions_entity_change", args=[entity.pk]), entity, matched)
+                    for entity, matched in matches
+                ),
+            )
+            self.message_user(
+                request,
+                format_html("Possible duplicate of {}. Merge them if they are the same.", links),
+                messages.WARNING,
+            )
+
+
+@admin.register(Authority)
+class AuthorityAdmin(TrackedAdmin):
+    list_display = ["name", "short_name", "jurisdiction"]
+    list_filter = ["jurisdiction"]
+    search_fields = ["name", "short_name"]
+    prepopulated_fields = {"slug": ["short_name"]}
+
+
+@admin.register(LegalBasis)
+class LegalBasisAdmin(TrackedAdmin):
+    list_display = ["short_name", "name", "citation"]
+    search_fields = ["short_name", "name", "citation"]
+    prepopulated_fields = {"slug": ["short_name"]}
+
+
+@admin.register(Program)
+class ProgramAdmin(TrackedAdmin):
+    list_display = ["code", "name", "authority"]
+    list_filter = ["authority"]
+    search_fields = ["code", "name"]
+    list_select_related = ["authority"]
+
+
+@admin.register(Outlet)
+class OutletAdmin(TrackedAdmin):
+    list_display = ["name", "domain", "country"]
+    search_fields = ["name", "domain"]
+
+
+class ArticleCoverageInline(admin.TabularInline):
+    model = Coverage
+    autocomplete_fields = ["action"]
+    extra = 0
+
+
+@admin.register(Article)
+class ArticleAdmin(TrackedAdmin):
+    list_display = ["headline", "outlet", "published_on", "language"]
+    list_filter = ["outlet", "language", "published_on"]
+    search_fields = ["headline", "url", "outlet__name"]
+    date_hierarchy = "published_on"
+    autocomplete_fields = ["outlet", "entities"]
+    list_select_related = ["outlet"]
+    readonly_fields = ["created_at", "updated_at"]
+    inlines = [ArticleCoverageInline]

@@ -1,0 +1,83 @@
+"""Plain factory functions: each makes one valid row, with overrides."""
+
+import datetime
+import itertools
+
+from sanctions.models import (
+    Action,
+    ActionKind,
+    Article,
+    Authority,
+    Coverage,
+    Designation,
+    Entity,
+    EntityKind,
+    Jurisdiction,
+    LegalBasis,
+    Outlet,
+    Source,
+    SourceKind,
+)
+
+_seq = itertools.count(1)
+
+
+def make_authority(**fields) -> Authority:
+    n = next(_seq)
+    defaults = {
+        "name": f"Authority {n}",
+        "short_name": f"A{n}",
+        "slug": f"authority-{n}",
+        "jurisdiction": Jurisdiction.US,
+    }
+    return Authority.objects.create(**(defaults | fields))
+
+
+def make_legal_basis(**fields) -> LegalBasis:
+    n = next(_seq)
+    defaults = {"name": f"Executive Order {n}", "short_name": f"E.O. {n}", "slug": f"eo-{n}"}
+    return LegalBasis.objects.create(**(defaults | fields))
+
+
+def make_entity(**fields) -> Entity:
+    n = next(_seq)
+    defaults = {"name": f"Entity {n}", "kind": EntityKind.COMPANY, "countries": ["CN"]}
+    return Entity.objects.create(**(defaults | fields))
+
+
+def make_action(*, entities=(), published=True, legal_bases=(), **fields) -> Action:
+    n = next(_seq)
+    defaults = {
+        "title": f"Action {n}",
+        "kind": ActionKind.DESIGNATION,
+        "announced_on": datetime.date(2024, 1, 1),
+    }
+    if "authority" not in fields:
+        fields["authority"] = make_authority()
+    action = Action.objects.create(**(defaults | fields))
+    action.legal_bases.set(legal_bases)
+    for position, entity in enumerate(entities):
+        Designation.objects.create(action=action, entity=entity, position=position)
+    if published:
+        action.publish()
+    return action
+
+
+def make_source(action, **fields) -> Source:
+    defaults = {"kind": SourceKind.PRESS_RELEASE, "title": f"Press release {next(_seq)}"}
+    return Source.objects.create(action=action, **(defaults | fields))
+
+
+def make_article(*, actions=(), **fields) -> Article:
+    n = next(_seq)
+    if "outlet" not in fields:
+        fields["outlet"], _ = Outlet.objects.get_or_create(name=f"Outlet {n}")
+    defaults = {
+        "url": f"https://news.example/{n}",
+        "headline": f"Headline {n}",
+        "published_on": datetime.date(2024, 1, 2),
+    }
+    article = Article.objects.create(**(defaults | fields))
+    for action in actions:
+        Coverage.objects.create(action=action, article=article)
+    return article

@@ -1,0 +1,205 @@
+import pytest
+from django.contrib.auth.models import Group, User
+from pghistory.models import MiddlewareEvents
+
+from sanctions.models import Action, ActionStatus, Alias, Entity, Script
+
+from .factories import make_action, make_authority, make_entity
+
+pytestmark = pytest.mark.django_db
+
+
+def _staff(username, group):
+    user = User.objects.create_user(username, password="pw", is_staff=True)
+    user.groups.add(Group.objects.get(name=group))
+    return user
+
+
+def _inline_management(prefix, total=0):
+    return {
+        f"{prefix}-TOTAL_FORMS": str(total),
+        f"{prefix}-INITIAL_FORMS": "0",
+        f"{prefix}-MIN_NUM_FORMS": "0",
+        f"{prefix}-MAX_NUM_FORMS": "1000",
+    }
+
+
+def _action_form(action, **changes):
+    data = {
+        "title": action.title,
+        "kind": action.kind,
+        "authority": action.authority_id,
+        "announced_on": action.announced_on.isoformat(),
+        "document_numbers": "",
+        "summary": action.summary,
+        "notes": "",
+        "reference": "",
+        **_inline_management("designations"),
+        **_inline_management("sources"),
+        **_inline_management("coverage"),
+    }
+    return data | changes
+
+
+def test_anonymous_users_cannot_reach_the_admin(client):
+    action = make_action(published=False)
+
+    for path in [
+        "/admin/",
+        "/admin/sanctions/action/",
+        f"/admin/sanctions/action/{action.pk}/change/",
+    ]:
+        response = client.get(path)
+        assert response.status_code == 302
+        assert response["Location"].startswith("/admin/login/")
+    response = client.post(f"/admin/sanctions/action/{action.pk}/change/", _action_form(action))
+    assert response.status_code == 302
+    assert Action.objects.get(pk=action.pk).title == action.title
+
+
+def test_public_pages_refuse_writes(client):
+    assert client.post("/actions/").status_code == 405
+    assert client.post("/").status_code == 405
+
+
+def test_editing_an_action_leaves_a_history_entry_naming_the_editor(client):
+    editor = _staff("erin", "editor")
+    action = make_action(published=False, title="Before")
+    client.force_login(editor)
+
+    response = client.post(
+        f"/admin/sanctions/action/{action.pk}/change/", _action_form(action, title="After")
+    )
+
+    assert response.status_code == 302, response.content
+    event = (
+        MiddlewareEvents.objects.tracks(action).filter(pgh_label="update").order_by("-pgh_id")
+    ).first()
+    assert event.pgh_diff["title"] == ["Before", "After"]
+    assert event.user == editor
+    history = client.get(f"/admin/sanctions/action/{action.pk}/history/")
+    assert "erin" in history.content.decode()
+    assert "After" in history.content.decode()
+
+
+def test_bulk_updates_are_recorded_in_history_too():
+    action = make_action(published=False, title="Before")
+
+    Action.objects.filter(pk=action.pk).update(title="Bulk")
+
+    assert MiddlewareEvents.objects.tracks(action).filter(pgh_label="update").exists()
+
+
+def test_editors_cannot_publish_but_reviewers_can(client):
+    action = make_action(published=False)
+    data = {"action": "publish", "_selected_action": [action.pk]}
+
+    client.force_login(_staff("erin", "editor"))
+    client.post("/admin/sanctions/action/", data)
+    assert Action.objects.get(pk=action.pk).status == ActionStatus.DRAFT
+
+    client.force_login(_staff("rita", "reviewer"))
+    client.post("/admin/sanctions/action/", data)
+    published = Action.objects.get(pk=action.pk)
+    assert published.status == ActionStatus.PUBLISHED
+    assert published.published_at is not None
+
+
+def test_editors_cannot_change_a_published_action(client):
+    action = make_action(published=True, title="Published")
+    client.force_login(_staff("erin", "editor"))
+
+    client.post(f"/admin/sanctions/action/{action.pk}/change/", _action_form(action, title="X"))
+
+    assert Action.objects.get(pk=action.pk).title == "Published"
+
+
+def test_an_editor_can_enter_an_announcement_with_an_entity_inline(client):
+    authority = make_authority()
+    entity = make_entity(name="Rockside Enterprise")
+    client.force_login(_staff("erin", "editor"))
+    data = {
+        "title": "State designates four entities",
+        "kind": "designation",
+        "authority": authority.pk,
+        "announced_on": "2024-12-18",
+        "document_numbers": "",
+        "summary": "",
+        "notes": "",
+        "reference": "",
+        **_inline_management("designations", total=1),
+        "designations-0-entity": entity.pk,
+        "designations-0-role": "listed",
+        "designations-0-position": "0",
+        "designations-0-name_as_listed": "ROCKSIDE ENTERPRISE",
+        **_inline_management("sources", total=1),
+        "sources-0-kind": "press_statement",
+        "sources-0-title": "Press statement",
+        "sources-0-url": "",
+        **_inline_management("coverage"),
+    }
+
+    response = client.post("/admin/sanctions/action/add/", data)
+
+    assert response.status_code == 302, response.context["errors"]
+    action = Action.objects.get(title="State designates four entities")
+    assert action.status == ActionStatus.DRAFT
+    assert action.designations.get().name_as_listed == "ROCKSIDE ENTERPRISE"
+    assert action.sources.get().url == ""
+
+
+def test_adding_an_entity_close_to_an_existing_name_or_alias_warns(client):
+    existing = make_entity(name="Akhtar and Sons Private Limited")
+    Alias.objects.create(entity=existing, name="AKHTAR AND SONS PVT LTD.")
+    client.force_login(_staff("erin", "editor"))
+    data = {
+        "name": "Akhtar & Sons Pvt Ltd",
+        "kind": "company",
+        "countries": "PK",
+        "description": "",
+        "reference": "",
+        **_inline_management("aliases", total=1),
+        "aliases-0-name": "اختر اینڈ سنز",
+        "aliases-0-kind": "original",
+        **_inline_management("identifiers"),
+        **_inline_management("relations"),
+    }
+
+    response = client.post("/admin/sanctions/entity/add/", data, follow=True)
+
+    messages = [str(m) for m in response.context["messages"]]
+    assert any("Possible duplicate" in m and "Akhtar and Sons" in m for m in messages), messages
+    created = Entity.objects.get(name="Akhtar & Sons Pvt Ltd")
+    assert created.aliases.get().script == Script.ARABIC
+
+
+def test_a_distinct_new_entity_gives_no_duplicate_warning(client):
+    make_entity(name="Akhtar and Sons Private Limited")
+    client.force_login(_staff("erin", "editor"))
+    data = {
+        "name": "Minsk Wheel Tractor Plant",
+        "kind": "state_body",
+        "countries": "BY",
+        **_inline_management("aliases"),
+        **_inline_management("identifiers"),
+        **_inline_management("relations"),
+    }
+
+    response = client.post("/admin/sanctions/entity/add/", data, follow=True)
+
+    assert not any("Possible duplicate" in str(m) for m in response.context["messages"])
+
+
+def test_admin_lists_and_searches_render_for_every_model(admin_client):
+    make_action(entities=[make_entity()])
+    for model in [
+        "action",
+        "entity",
+        "authority",
+        "legalbasis",
+        "program",
+        "outlet",
+        "article",
+    ]:
+        assert admin_client.get(f"/admin/sanctions/{model}/?q=a").status_code == 200
+        assert admin_client.get(f"/admin/sanctions/{model}/add/").status_code == 200

@@ -1,0 +1,279 @@
+import datetime
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from sanctions.models import ActionKind, Alias, Relation, RelationKind
+
+from .factories import (
+    make_action,
+    make_article,
+    make_authority,
+    make_entity,
+    make_legal_basis,
+    make_source,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def test_home_shows_latest_actions_and_counts_by_year_and_authority(client):
+    state = make_authority(short_name="State")
+    make_action(title="Older", authority=state, announced_on=datetime.date(2023, 10, 20))
+    make_action(title="Newer", authority=state, announced_on=datetime.date(2024, 12, 18))
+    make_action(title="Hidden draft", authority=state, published=False)
+
+    response = client.get("/")
+
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert body.index("Newer") < body.index("Older")
+    assert "Hidden draft" not in body
+    assert response.context["columns"] == ["State"]
+    assert response.context["years"] == [(2023, [1], 1), (2024, [1], 1)]
+
+
+def test_action_list_shows_published_actions_newest_first(client):
+    make_action(title="First", announced_on=datetime.date(2023, 1, 1))
+    make_action(title="Second", announced_on=datetime.date(2024, 1, 1))
+    make_action(title="Draft", published=False)
+
+    response = client.get("/actions/")
+
+    titles = [action.title for action in response.context["page"]]
+    assert titles == ["Second", "First"]
+
+
+def test_action_list_filters_by_country_and_date_range(client):
+    pakistani = make_entity(name="National Development Complex", countries=["PK"])
+    chinese = make_entity(name="Beijing Luo Luo", countries=["CN"])
+    make_action(title="PK 2024", entities=[pakistani], announced_on=datetime.date(2024, 12, 18))
+    make_action(title="CN 2024", entities=[chinese], announced_on=datetime.date(2024, 4, 19))
+    make_action(title="PK 2023", entities=[pakistani], announced_on=datetime.date(2023, 10, 20))
+
+    response = client.get("/actions/?date_from=2024-01-01&date_to=2024-12-31&country=pk")
+
+    assert [a.title for a in response.context["page"]] == ["PK 2024"]
+
+
+def test_action_list_filters_by_authority_legal_basis_kind_and_text(client):
+    bis = make_authority(slug="us-bis")
+    eo = make_legal_basis(slug="eo-13382")
+    entity = make_entity(name="Rockside Enterprise")
+    make_action(title="Match", authority=bis, legal_bases=[eo], entities=[entity])
+    make_action(title="Other authority", legal_bases=[eo], entities=[entity])
+    make_action(title="Other kind", authority=bis, kind=ActionKind.ENTITY_LIST_ADDITION)
+
+    def titles(query):
+        return [a.title for a in client.get(f"/actions/?{query}").context["page"]]
+
+    assert titles("authority=us-bis&legal_basis=eo-13382") == ["Match"]
+    assert titles("authority=us-bis&kind=entity_list_addition") == ["Other kind"]
+    assert sorted(titles("q=rockside")) == ["Match", "Other authority"]
+
+
+def test_action_list_reports_bad_filter_values_without_failing(client):
+    make_action(title="Kept")
+
+    response = client.get("/actions/?date_from=yesterday&country=Pakistan&authority=nope")
+
+    assert response.status_code == 200
+    errors = response.context["filter"].form.errors
+    assert set(errors) == {"date_from", "country", "authority"}
+    assert "two-letter ISO 3166-1 country code" in response.content.decode()
+
+
+def test_action_list_paginates(client, settings):
+    settings.PAGE_SIZE = 2
+    for day in range(1, 6):
+        make_action(announced_on=datetime.date(2024, 1, day))
+
+    response = client.get("/actions/?page=3")
+
+    assert response.context["page"].number == 3
+    assert len(response.context["page"]) == 1
+
+
+def test_a_draft_action_answers_404_to_the_public(client):
+    draft = make_action(published=False)
+
+    assert client.get(draft.get_absolute_url()).status_code == 404
+
+
+def test_action_page_shows_entities_sources_and_grouped_coverage(client):
+    eo = make_legal_basis(short_name="E.O. 13382")
+    ndc = make_entity(name="National Development Complex", countries=["PK"])
+    action = make_action(entities=[ndc], legal_bases=[eo])
+    action.designations.update(name_as_listed="NATIONAL DEVELOPMENT COMPLEX")
+    make_source(action, title="Fact sheet", url="https://www.state.gov/fact-sheet")
+    make_source(action, title="Press statement", url="")
+    make_article(actions=[action], headline="US sanctions Pakistani missile agency")
+
+    response = client.get(action.get_absolute_url())
+
+    body = response.content.decode()
+    assert "National Development Complex" in body
+    assert "NATIONAL DEVELOPMENT COMPLEX" in body
+    assert "E.O. 13382" in body
+    assert 'href="https://www.state.gov/fact-sheet"' in body
+    assert "URL not confirmed" in body
+    assert response.context["coverage_groups"][0][0] == "Reports"
+    assert "US sanctions Pakistani missile agency" in body
+
+
+def test_pages_escape_stored_text(client):
+    entity = make_entity(name="<script>alert(1)</script>")
+    action = make_action(title="<b>bold</b>", entities=[entity])
+
+    body = client.get(action.get_absolute_url()).content.decode()
+
+    assert "<script>alert(1)</script>" not in body
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
+    assert "<b>bold</b>" not in body
+
+
+def test_entity_search_ignores_case_and_accents_and_matches_aliases(client):
+    entity = make_entity(name="Société Générale de Missiles")
+    Alias.objects.create(entity=entity, name="НДК")
+    make_action(entities=[entity])
+    make_action(entities=[make_entity(name="Unrelated")])
+
+    def names(q):
+        return [e.name for e in client.get("/entities/", {"q": q}).context["page"]]
+
+    assert names("societe generale") == ["Société Générale de Missiles"]
+    assert names("ндк") == ["Société Générale de Missiles"]
+
+
+def test_entities_only_in_drafts_are_hidden(client):
+    hidden = make_entity(name="Draft-only entity")
+    make_action(entities=[hidden], published=False)
+
+    assert client.get(hidden.get_absolute_url()).status_code == 404
+    assert "Draft-only entity" not in client.get("/entities/").content.decode()
+
+
+def test_entity_page_shows_timeline_in_date_order_and_status_today(client):
+    longde = make_entity(name="Xi'an Longde Technology Development Company Limited")
+    state = make_authority(name="U.S. Department of State")
+    make_action(
+        title="Second action",
+        authority=state,
+        entities=[longde],
+        announced_on=datetime.date(2024, 9, 12),
+    )
+    make_action(
+        title="First action",
+        authority=state,
+        entities=[longde],
+        announced_on=datetime.date(2024, 4, 19),
+    )
+
+    response = client.get(longde.get_absolute_url())
+
+    body = response.content.decode()
+    assert body.index("First action") < body.index("Second action")
+    [status] = response.context["status"]
+    assert status.authority == state
+    assert status.since == datetime.date(2024, 4, 19)
+
+
+def test_entity_page_shows_relations_to_published_entities_only(client):
+    ndc = make_entity(name="National Development Complex")
+    supplier = make_entity(name="Akhtar and Sons")
+    secret = make_entity(name="Unpublished supplier")
+    make_action(entities=[ndc, supplier])
+    make_action(entities=[secret], published=False)
+    Relation.objects.create(subject=supplier, object=ndc, kind=RelationKind.SUPPLIER_TO)
+    Relation.objects.create(subject=secret, object=ndc, kind=RelationKind.SUPPLIER_TO)
+
+    body = client.get(ndc.get_absolute_url()).content.decode()
+
+    assert "Akhtar and Sons" in body
+    assert "Unpublished supplier" not in body
+
+
+def test_article_list_shows_articles_of_published_actions(client):
+    published = make_action(title="Published")
+    draft = make_action(title="Draft", published=False)
+    make_article(actions=[published], headline="Visible story")
+    make_article(actions=[draft], headline="Story about a draft")
+
+    body = client.get("/articles/").content.decode()
+
+    assert "Visible story" in body
+    assert "Story about a draft" not in body
+
+
+def test_healthz_answers_ok_when_the_database_answers(client):
+    response = client.get("/healthz")
+
+    assert response.status_code == 200
+    assert response.content == b"ok\n"
+
+
+def test_healthz_answers_503_when_the_database_is_down(client, settings):
+    connection.close()
+    settings_dict = connection.settings_dict
+    original_port = settings_dict.get("PORT")
+    original_host = settings_dict.get("HOST")
+    settings_dict["HOST"] = "127.0.0.1"
+    settings_dict["PORT"] = "1"  # nothing listens there
+    try:
+        response = client.get("/healthz")
+    finally:
+        connection.close()
+        settings_dict["HOST"] = original_host
+        settings_dict["PORT"] = original_port
+
+    assert response.status_code == 503
+
+
+def _populate(n):
+    authority = make_authority()
+    basis = make_legal_basis()
+    for i in range(n):
+        entity = make_entity(countries=["PK"])
+        Alias.objects.create(entity=entity, name=f"Alias {i}")
+        other = make_entity()
+        Relation.objects.create(subject=other, object=entity, kind=RelationKind.SUPPLIER_TO)
+        action = make_action(
+            authority=authority,
+            legal_bases=[basis],
+            entities=[entity, other],
+            announced_on=datetime.date(2020 + i % 5, 1, 1),
+        )
+        make_source(action)
+        article = make_article(actions=[action])
+        article.entities.add(entity)
+    return entity, action
+
+
+PAGES = [
+    lambda entity, action: "/",
+    lambda entity, action: "/actions/",
+    lambda entity, action: "/actions/?country=PK&date_from=2020-01-01&q=entity",
+    lambda entity, action: action.get_absolute_url(),
+    lambda entity, action: "/entities/",
+    lambda entity, action: "/entities/?q=alias",
+    lambda entity, action: entity.get_absolute_url(),
+    lambda entity, action: "/articles/",
+]
+
+
+def _query_counts(client, entity, action):
+    counts = []
+    for page in PAGES:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(page(entity, action)).status_code == 200
+        counts.append(len(queries))
+    return counts
+
+
+def test_each_page_runs_the_same_number_of_queries_however_many_rows(client):
+    few = _query_counts(client, *_populate(2))
+    many = _query_counts(client, *_populate(12))
+
+    assert few == many
+    assert max(many) <= 12
