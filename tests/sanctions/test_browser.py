@@ -1,0 +1,86 @@
+"""A researcher's path through the site, in a real Chromium driven by Playwright."""
+
+import os
+import re
+import shutil
+
+import pytest
+
+from sanctions.demo import load_demo
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium")
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM, reason="Chromium is not installed (apt-get install chromium)"),
+]
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    # Playwright's sync API runs an event loop in this thread; the test's ORM calls are
+    # still synchronous and safe.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def demo(transactional_db):
+    load_demo()
+
+
+NDC_ENTITIES = [
+    "National Development Complex",
+    "Akhtar and Sons Private Limited",
+    "Affiliates International",
+    "Rockside Enterprise",
+]
+
+
+def test_a_researcher_filters_to_2024_and_opens_the_ndc_action(browser, live_server, demo):
+    from playwright.sync_api import expect
+
+    page = browser.new_page()
+    page.goto(f"{live_server.url}/actions/")
+    page.get_by_label("From").fill("2024-01-01")
+    page.get_by_label("To", exact=True).fill("2024-12-31")
+    page.get_by_role("button", name="Apply filters").click()
+
+    expect(page).to_have_url(re.compile(r"date_from=2024-01-01&date_to=2024-12-31"))
+    dates = page.locator(".records time").evaluate_all("els => els.map(e => e.dateTime)")
+    assert dates and all(d.startswith("2024-") for d in dates), dates
+
+    page.locator(".record", has=page.locator("time[datetime='2024-12-18']")).get_by_role(
+        "link"
+    ).first.click()
+
+    expect(page.get_by_role("heading", name="Entities (4)")).to_be_visible()
+    entities = page.locator("section[aria-labelledby='entities-heading']")
+    for name in NDC_ENTITIES:
+        expect(entities.get_by_role("link", name=name, exact=True)).to_be_visible()
+    coverage = page.locator("section[aria-labelledby='coverage-heading'] li")
+    assert coverage.count() >= 5
+    expect(coverage.first.locator("time")).to_be_visible()
+
+
+def test_the_action_page_fits_a_phone_screen(browser, live_server, demo):
+    page = browser.new_page(viewport={"width": 375, "height": 800})
+    page.goto(f"{live_server.url}/actions/")
+
+    scroll_width = page.evaluate("document.documentElement.scrollWidth")
+
+    assert scroll_width <= 375
