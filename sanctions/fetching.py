@@ -1,0 +1,684 @@
+"""The server's only way to fetch a URL, and the extraction of a news article from a page.
+
+Editors paste URLs, so every fetch is a server-side request forgery risk. `fetch()` refuses
+anything but http(s) on ports 80/443 without credentials, resolves the host once, refuses
+if any address is not public, and connects to the address it checked, so a DNS answer that
+changes between check and connect (rebinding) cannot steer it inside. Redirects are followed
+by hand and each hop is checked again. `FETCH_ALLOWLIST` ("host:port" strings) lifts the
+address and port rules for named pairs, so tests and intranets can use local servers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import http.client
+import ipaddress
+import logging
+import re
+import socket
+import ssl
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from urllib.parse import quote, urljoin, urlsplit
+
+import trafilatura
+from django.conf import settings
+from lxml.html import HtmlElement
+from urllib3 import exceptions as u3
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.response import BaseHTTPResponse
+from urllib3.util.ssl_match_hostname import CertificateError
+
+logger = logging.getLogger(__name__)
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+MAX_URL_LENGTH = 2048
+MAX_REDIRECTS = 5
+ALLOWED_PORTS = frozenset({80, 443})
+HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+PDF_TYPE = "application/pdf"
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+# Servers say "try later" with these 4xx; every other 4xx will answer the same tomorrow.
+TRANSIENT_4XX = frozenset({408, 425, 429})
+KEPT_HEADERS = ("content-type", "content-length", "content-language", "last-modified", "etag")
+_CHUNK = 64 * 1024
+
+# Cloud metadata services hand out credentials. Azure's sits on a public address, so only
+# this list catches it; the others are also caught by their ranges, with a vaguer reason.
+METADATA_ADDRESSES = frozenset(
+    ipaddress.ip_address(a)
+    for a in (
+        "169.254.169.254",  # AWS, GCP, Azure, OpenStack, DigitalOcean...
+        "169.254.170.2",  # AWS ECS task metadata
+        "fd00:ec2::254",  # AWS over IPv6
+        "100.100.100.200",  # Alibaba Cloud
+        "192.0.0.192",  # Oracle Cloud
+        "168.63.129.16",  # Azure WireServer
+    )
+)
+# Spelled out from the IANA special-purpose registries rather than trusting
+# ipaddress.is_global alone, whose answers change between Python versions
+# (3.11 calls 2002::/16, fec0::/10 and 192.0.0.192 global).
+_FORBIDDEN_NETWORKS = [
+    (ipaddress.ip_network(net), label)
+    for label, nets in {
+        "unspecified": "0.0.0.0/32 ::/128",  # before 0.0.0.0/8, for the clearer reason
+        "'this network'": "0.0.0.0/8",
+        "loopback": "127.0.0.0/8 ::1/128",
+        "private": "10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 fc00::/7",
+        "shared (carrier-grade NAT)": "100.64.0.0/10",
+        "link-local": "169.254.0.0/16 fe80::/10",
+        "site-local": "fec0::/10",
+        "multicast": "224.0.0.0/4 ff00::/8",
+        "documentation": "192.0.2.0/24 198.51.100.0/24 203.0.113.0/24 2001:db8::/32 3fff::/20",
+        # IETF assignments (2001::/23 holds Teredo), 6to4 relays, benchmarking, class E, discard
+        "reserved": "192.0.0.0/24 192.88.99.0/24 198.18.0.0/15 240.0.0.0/4 2001::/23 100::/64",
+    }.items()
+    for net in nets.split()
+]
+_GLOBAL_UNICAST_V6 = ipaddress.ip_network("2000::/3")
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+# WHATWG URL parsers read a host whose last label is a number as IPv4 ("127.1", "0x7f000001",
+# "2130706433", "0177.0.0.1"); so does inet_aton. Such hosts are refused outright.
+_NUMERIC_LABEL = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$")
+_LABEL = re.compile(r"^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$")
+_UNSAFE_CHARS = re.compile(r"[\x00-\x20\x7f\\]")
+_PATH_SAFE = "/%!$&'()*+,;=:@-._~"
+# urllib3's hostname mismatch error is a ValueError, not an SSLError.
+_TLS_ERRORS = (ssl.SSLError, u3.SSLError, ssl.CertificateError, CertificateError)
+
+
+class FetchError(Exception):
+    """A URL that could not be fetched; `reason` says why in one line."""
+
+    transient = False
+
+    def __init__(self, reason: str, *, url: str = ""):
+        super().__init__(reason)
+        self.reason = reason
+        self.url = url
+
+
+class FetchRefused(FetchError):
+    """The URL or the response breaks the fetching policy; retrying cannot help."""
+
+
+class FetchFailed(FetchError):
+    """The remote end failed; `transient` says whether a retry later may succeed."""
+
+    def __init__(self, reason: str, *, transient: bool, status: int | None = None, url: str = ""):
+        super().__init__(reason, url=url)
+        self.transient = transient
+        self.status = status
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    url: str  # as requested, normalised
+    final_url: str  # after redirects
+    status: int
+    content_type: str  # media type only, e.g. "text/html"
+    headers: dict[str, str]  # KEPT_HEADERS that were present, lower-case names
+    body: bytes = field(repr=False)
+    fetched_at: datetime
+    sha256: str
+    redirect_chain: tuple[str, ...]  # every URL that answered with a redirect, in order
+
+
+@dataclass(frozen=True)
+class _Target:
+    scheme: str
+    host: str  # lower-case ASCII (IDNA), no brackets
+    port: int
+    request_target: str  # path and query as sent
+    literal: IPAddress | None  # the address, when the URL names one
+    allowlisted: bool
+
+    @property
+    def host_header(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        default = 443 if self.scheme == "https" else 80
+        return host if self.port == default else f"{host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://{self.host_header}{self.request_target}"
+
+
+def _embedded_ipv4(addr: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address stands for (mapped, compatible, 6to4, NAT64), if any."""
+    for inner in (addr.ipv4_mapped, addr.sixtofour):
+        if inner is not None:
+            return inner
+    packed = addr.packed
+    if addr in _NAT64 or addr in _IPV4_COMPATIBLE:
+        return ipaddress.IPv4Address(packed[12:])
+    if addr in _NAT64_LOCAL:  # RFC 6052 /48 layout: octets 6-7 and 9-10, octet 8 is zero
+        return ipaddress.IPv4Address(packed[6:8] + packed[9:11])
+    return None
+
+
+def address_refusal(addr: IPAddress) -> str | None:
+    """Why connecting to `addr` is refused, or None for a public unicast address."""
+    if addr in METADATA_ADDRESSES:
+        return f"{addr} is a cloud metadata address"
+    if isinstance(addr, ipaddress.IPv6Address):
+        if addr.scope_id:
+            return f"{addr} has a zone identifier"
+        if addr not in _IPV4_COMPATIBLE or int(addr) > 1:
+            inner = _embedded_ipv4(addr)
+            if inner is not None:
+                why = address_refusal(inner)
+                return f"{why} (embedded in {addr})" if why else None
+    for network, label in _FORBIDDEN_NETWORKS:
+        if addr in network:
+            return f"{addr} is {label}"
+    if isinstance(addr, ipaddress.IPv6Address) and addr not in _GLOBAL_UNICAST_V6:
+        return f"{addr} is not global unicast"
+    if not addr.is_global:
+        return f"{addr} is not globally routable"
+    return None
+
+
+def check_address(addr: IPAddress | str) -> None:
+    """Raise FetchRefused unless `addr` is a public address the server may connect to."""
+    why = address_refusal(ipaddress.ip_address(addr) if isinstance(addr, str) else addr)
+    if why:
+        raise FetchRefused(f"address refused: {why}")
+
+
+def _allowlist() -> frozenset[str]:
+    return frozenset(item.strip().lower() for item in getattr(settings, "FETCH_ALLOWLIST", []))
+
+
+def _hostname(raw_host: str, *, url: str) -> str:
+    """The ASCII form of a host name, refused if it reads as an address or is malformed."""
+    try:
+        host = raw_host.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise FetchRefused(f"invalid hostname {raw_host!r}", url=url) from None
+    labels = host.rstrip(".").split(".")
+    if _NUMERIC_LABEL.match(labels[-1]):
+        raise FetchRefused(f"non-canonical IP address notation {raw_host!r}", url=url)
+    if len(host) > 253 or not all(_LABEL.match(label) for label in labels):
+        raise FetchRefused(f"invalid hostname {raw_host!r}", url=url)
+    if labels[-1] == "localhost":
+        raise FetchRefused("localhost is refused", url=url)
+    return host
+
+
+def _parse(url: str, allowlist: frozenset[str]) -> _Target:
+    """Check a URL against every rule that needs no DNS; raise FetchRefused if it breaks one."""
+    url = url.strip()
+    if len(url) > MAX_URL_LENGTH:
+        raise FetchRefused(f"URL longer than {MAX_URL_LENGTH} characters", url=url[:100])
+    if _UNSAFE_CHARS.search(url):
+        raise FetchRefused("URL contains spaces, control characters or backslashes", url=url)
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise FetchRefused(f"scheme {scheme or '(none)'!r} refused: http and https only", url=url)
+    if "@" in parts.netloc:
+        raise FetchRefused("credentials in the URL are refused", url=url)
+    raw_host = parts.hostname or ""
+    try:
+        port = parts.port
+    except ValueError:
+        raise FetchRefused("invalid port", url=url) from None
+    if port is None:  # not `parts.port or 80`: that would read ":0" as port 80
+        port = 443 if scheme == "https" else 80
+    if not raw_host:
+        raise FetchRefused("URL has no host", url=url)
+
+    try:
+        literal: IPAddress | None = ipaddress.ip_address(raw_host)
+    except ValueError:
+        if parts.netloc.startswith("["):
+            raise FetchRefused(f"invalid IPv6 address {raw_host!r}", url=url) from None
+        literal = None
+    host = str(literal) if literal is not None else _hostname(raw_host, url=url)
+
+    key_host = f"[{host}]" if literal is not None and literal.version == 6 else host
+    allowlisted = f"{key_host}:{port}" in allowlist
+    if not allowlisted and port not in ALLOWED_PORTS:
+        raise FetchRefused(f"port {port} refused: 80 and 443 only", url=url)
+    if literal is not None and not allowlisted:
+        check_address(literal)
+
+    request_target = quote(parts.path or "/", safe=_PATH_SAFE)
+    if parts.query:
+        request_target += "?" + quote(parts.query, safe=_PATH_SAFE + "?")
+    return _Target(scheme, host, port, request_target, literal, allowlisted)
+
+
+def check_url(url: str) -> str:
+    """The URL normalised, or FetchRefused if it breaks a rule checkable without DNS."""
+    return _parse(url, _allowlist()).url
+
+
+def resolve(host: str, port: int) -> list[IPAddress]:
+    """Every address `host` resolves to, in the resolver's order: the one lookup per hop."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+    addresses: list[IPAddress] = []
+    for *_, sockaddr in infos:
+        addr = ipaddress.ip_address(sockaddr[0])
+        if addr not in addresses:
+            addresses.append(addr)
+    return addresses
+
+
+class _Deadline:
+    """The wall-clock limit of a whole fetch, redirects included.
+
+    Socket timeouts bound each recv() only, so a server dripping a byte a second could hold
+    a fetch forever; a timer shuts the current socket down when the time is up.
+    """
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.at = time.monotonic() + seconds
+        self.expired = False
+        self._sock: socket.socket | None = None
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            self._shutdown()
+
+    def _shutdown(self) -> None:
+        if self._sock is not None:
+            # socket.socket's own shutdown, not SSLSocket's, which unwraps TLS first.
+            with contextlib.suppress(OSError):
+                socket.socket.shutdown(self._sock, socket.SHUT_RDWR)
+
+    def watch(self, sock: socket.socket | None) -> None:
+        with self._lock:
+            self._sock = sock
+            if self.expired:
+                self._shutdown()
+
+    def remaining(self) -> float:
+        left = self.at - time.monotonic()
+        if left <= 0 or self.expired:
+            raise self.failure()
+        return left
+
+    def failure(self) -> FetchFailed:
+        return FetchFailed(f"took longer than {self.seconds:g} s in total", transient=True)
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
+def _failure(exc: Exception) -> FetchFailed:
+    """The FetchFailed for an exception raised while talking to the server."""
+    if isinstance(exc, _TLS_ERRORS):
+        return FetchFailed(f"TLS error: {exc}", transient=False)
+    if isinstance(exc, u3.NewConnectionError | ConnectionRefusedError):
+        return FetchFailed(f"could not connect: {exc}", transient=True)
+    if isinstance(exc, TimeoutError | u3.TimeoutError):
+        return FetchFailed("timed out", transient=True)
+    if isinstance(exc, u3.DecodeError):
+        return FetchFailed(f"could not decode the body: {exc}", transient=False)
+    if isinstance(exc, ConnectionError | u3.ProtocolError | http.client.IncompleteRead):
+        return FetchFailed(f"connection broken: {exc}", transient=True)
+    if isinstance(exc, http.client.HTTPException):
+        return FetchFailed(f"malformed response: {exc!r}", transient=False)
+    return FetchFailed(f"network error: {exc}", transient=True)
+
+
+def _connect(target: _Target, addresses: list[IPAddress], deadline: _Deadline) -> HTTPConnection:
+    """A connection to the first checked address that answers."""
+    connect_timeout = float(getattr(settings, "FETCH_CONNECT_TIMEOUT", 5))
+    read_timeout = float(getattr(settings, "FETCH_READ_TIMEOUT", 15))
+    error: Exception | None = None
+    for addr in addresses:
+        timeout = min(connect_timeout, deadline.remaining())
+        conn: HTTPConnection
+        if target.scheme == "https":
+            # Connect to the address, but send SNI and verify the certificate for the name.
+            conn = HTTPSConnection(
+                str(addr),
+                target.port,
+                timeout=timeout,
+                server_hostname=target.host,
+                assert_hostname=target.host,
+                cert_reqs="CERT_REQUIRED",
+            )
+        else:
+            conn = HTTPConnection(str(addr), target.port, timeout=timeout)
+        try:
+            conn.connect()
+        except (OSError, u3.HTTPError, CertificateError) as exc:
+            conn.close()
+            if isinstance(exc, _TLS_ERRORS):
+                raise _failure(exc) from exc  # another address will show the same certificate
+            error = exc
+            continue
+        assert conn.sock is not None
+        conn.sock.settimeout(min(read_timeout, deadline.remaining()))
+        deadline.watch(conn.sock)
+        return conn
+    assert error is not None
+    raise _failure(error) from error
+
+
+def _open(
+    target: _Target, *, accept: str, deadline: _Deadline
+) -> tuple[HTTPConnection, BaseHTTPResponse]:
+    """Resolve, check, connect and send the request for one hop; return the response head."""
+    if target.literal is not None:
+        addresses = [target.literal]
+    else:
+        try:
+            addresses = resolve(target.host, target.port)
+        except socket.gaierror as exc:
+            gone = exc.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", None))
+            raise FetchFailed(f"cannot resolve {target.host}: {exc}", transient=not gone) from exc
+        if not addresses:
+            raise FetchFailed(f"{target.host} has no address", transient=False)
+    for addr in addresses:  # every one, as _connect may try each in turn
+        if not target.allowlisted:
+            check_address(addr)
+        elif addr in METADATA_ADDRESSES:  # no intranet needs these; a poisoned name might
+            raise FetchRefused(f"address refused: {addr} is a cloud metadata address")
+    conn = _connect(target, addresses, deadline)
+    headers = {
+        "Host": target.host_header,
+        "User-Agent": user_agent(),
+        "Accept": accept,
+        "Accept-Encoding": "gzip, deflate",  # no br/zstd: only what we can count safely
+        "Connection": "close",
+    }
+    try:
+        conn.request("GET", target.request_target, headers=headers, preload_content=False)
+        response = conn.getresponse()
+        deadline.remaining()  # a shut-down socket can pass for the end of the headers
+        return conn, response
+    except FetchFailed:
+        conn.close()
+        raise
+    except (OSError, u3.HTTPError, http.client.HTTPException) as exc:
+        conn.close()
+        raise deadline.failure() if deadline.expired else _failure(exc) from exc
+
+
+def _read_body(response: BaseHTTPResponse, *, limit: int, deadline: _Deadline) -> bytes:
+    """The decoded body, refused as soon as its decoded size passes `limit`."""
+    encoding = response.headers.get("content-encoding", "identity").lower()
+    codings = [c.strip() for c in encoding.split(",") if c.strip()]
+    if any(c not in ("identity", "gzip", "x-gzip", "deflate") for c in codings):
+        raise FetchFailed(f"unsupported content encoding {encoding!r}", transient=False)
+    declared = response.headers.get("content-length", "")
+    if codings in ([], ["identity"]) and declared.isdigit() and int(declared) > limit:
+        raise FetchRefused(f"body larger than {limit} bytes (Content-Length {declared})")
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        # read(amt) returns at most amt decoded bytes and inflates no more than that, so a
+        # compression bomb costs one chunk of memory before it is counted.
+        while chunk := response.read(_CHUNK, decode_content=True):
+            size += len(chunk)
+            if size > limit:
+                raise FetchRefused(f"body larger than {limit} bytes")
+            chunks.append(chunk)
+            deadline.remaining()
+    except (OSError, u3.HTTPError, http.client.HTTPException) as exc:
+        raise deadline.failure() if deadline.expired else _failure(exc) from exc
+    deadline.remaining()  # a shut-down socket looks like a clean end of body
+    return b"".join(chunks)
+
+
+def user_agent() -> str:
+    """An honest User-Agent, so site owners can see who fetches and where to complain."""
+    site = getattr(settings, "SITE_ROOT", "")
+    return f"SanctionsTracker/0.1 (+{site})" if site else "SanctionsTracker/0.1"
+
+
+def fetch(url: str, *, allow_pdf: bool = False, max_bytes: int | None = None) -> FetchResult:
+    """GET an HTML page (or a PDF, if allowed) under the SSRF rules in the module docstring.
+
+    Raises FetchRefused when a URL, an address or the response breaks the rules, and
+    FetchFailed (with `transient`) when the server or the network fails.
+    """
+    limit = max_bytes or int(getattr(settings, "FETCH_MAX_BYTES", 10 * 1024 * 1024))
+    allowed_types = HTML_TYPES | {PDF_TYPE} if allow_pdf else HTML_TYPES
+    accept = "text/html,application/xhtml+xml;q=0.9" + (",application/pdf;q=0.8" * allow_pdf)
+    allowlist = _allowlist()
+    target = first = _parse(url, allowlist)
+    chain: list[str] = []
+    deadline = _Deadline(float(getattr(settings, "FETCH_TOTAL_TIMEOUT", 30)))
+    try:
+        while True:
+            conn, response = _open(target, accept=accept, deadline=deadline)
+            try:
+                status = response.status
+                if status in REDIRECT_STATUSES:
+                    location = response.headers.get("location")
+                    if not location:
+                        raise FetchFailed(f"{status} without Location", transient=False)
+                    chain.append(target.url)
+                    if len(chain) > MAX_REDIRECTS:
+                        raise FetchRefused(f"more than {MAX_REDIRECTS} redirects")
+                    logger.debug("redirect %s -> %s", target.url, location)
+                    target = _parse(urljoin(target.url, location), allowlist)
+                    continue
+                if not 200 <= status < 300:
+                    transient = status >= 500 or status in TRANSIENT_4XX
+                    raise FetchFailed(f"HTTP {status}", transient=transient, status=status)
+                media_type = response.headers.get("content-type", "").split(";")[0]
+                media_type = media_type.strip().lower()
+                if media_type not in allowed_types:
+                    raise FetchRefused(f"content type {media_type or '(none)'!r} refused")
+                body = _read_body(response, limit=limit, deadline=deadline)
+                return FetchResult(
+                    url=first.url,
+                    final_url=target.url,
+                    status=status,
+                    content_type=media_type,
+                    headers={k: response.headers[k] for k in KEPT_HEADERS if k in response.headers},
+                    body=body,
+                    fetched_at=datetime.now(UTC),
+                    sha256=hashlib.sha256(body).hexdigest(),
+                    redirect_chain=tuple(chain),
+                )
+            finally:
+                deadline.watch(None)
+                response.close()
+                conn.close()
+    except FetchError as exc:
+        exc.url = exc.url or target.url
+        logger.info("fetch of %s stopped: %s", url[:200], exc.reason)
+        raise
+    finally:
+        deadline.cancel()
+
+
+@dataclass(frozen=True)
+class Extracted:
+    headline: str
+    site_name: str
+    published_on: date | None
+    author: str  # several authors joined with ", "
+    language: str  # BCP 47 tag, e.g. "de" or "pt-BR"
+    canonical_url: str
+    text: str
+    excerpt: str
+
+
+_TITLE_SUFFIX = re.compile(r"^(?P<head>.+?)\s+(?:\||–|—|-|::|·|»)\s+(?P<tail>[^|–—»]{1,60})$")
+_LANGUAGE_TAG = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})*$", re.IGNORECASE)
+_EXCERPT_LENGTH = 300
+# Lower-case words a personal name may hold; any other lower-case word means the HTML
+# fallback picked up page furniture (Fox News 2010: "You're logged in as Account").
+_NAME_PARTICLES = {"al", "bin", "da", "de", "del", "der", "di", "dos", "du", "la", "van", "von"}
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\W+", "", text.casefold())
+
+
+def _page_meta(tree: HtmlElement) -> dict[str, str]:
+    """The first non-empty content of each <meta> name/property/itemprop, lower-case keys."""
+    meta: dict[str, str] = {}
+    for element in tree.iter("meta"):
+        content = (element.get("content") or "").strip()
+        for attr in ("property", "name", "itemprop", "http-equiv"):
+            key = (element.get(attr) or "").strip().lower()
+            if key and content:
+                meta.setdefault(key, content)
+    return meta
+
+
+def _first_text(tree: HtmlElement, xpath: str) -> str:
+    """The first non-blank text or attribute value `xpath` selects, whitespace collapsed."""
+    for value in tree.xpath(xpath):
+        text = " ".join(str(value if isinstance(value, str) else value.text_content()).split())
+        if text:
+            return text
+    return ""
+
+
+def _clean_headline(title: str, *, h1: str, site_name: str, hostname: str) -> str:
+    """The title without a trailing " | Outlet", judged by the <h1> or the outlet's name."""
+    match = _TITLE_SUFFIX.match(title)
+    if not match:
+        return title
+    head, tail = match["head"], _squash(match["tail"])
+    acronym = "".join(word[0] for word in site_name.split() if word[:1].isalpha())
+    site_forms = {_squash(site_name), _squash(acronym), _squash(hostname.removeprefix("www."))}
+    if _squash(head) == _squash(h1) or (tail and tail in site_forms):
+        return head
+    return title
+
+
+def _clean_authors(raw: str, *, from_meta: bool) -> str:
+    """Distinct authors; a guess from the page body must look like names."""
+    names: list[str] = []
+    for name in re.split(r"\s*;\s*", raw or ""):
+        name = " ".join(name.split())
+        if not name or name.startswith("http") or _squash(name) in map(_squash, names):
+            continue
+        words = name.split()
+        if not from_meta and not all(w[0].isupper() or w in _NAME_PARTICLES for w in words):
+            continue
+        names.append(name)
+    return ", ".join(names)
+
+
+def _language(tree: HtmlElement, meta: dict[str, str], guessed: str | None) -> str:
+    """A BCP 47 tag from trafilatura, <html lang> or the meta tags, in that order."""
+    candidates = [
+        guessed,
+        tree.get("lang"),
+        tree.get("xml:lang"),
+        meta.get("content-language"),
+        meta.get("dc.language"),
+        meta.get("inlanguage"),
+        meta.get("og:locale"),
+    ]
+    for tag in candidates:
+        tag = (tag or "").strip().replace("_", "-").split(",")[0]
+        if _LANGUAGE_TAG.match(tag) and len(tag) <= 10:
+            primary, *rest = tag.split("-")
+            return "-".join([primary.lower(), *(s.upper() if len(s) == 2 else s for s in rest)])
+    return ""
+
+
+def _canonical(tree: HtmlElement, meta: dict[str, str], *, url: str, guessed: str | None) -> str:
+    """<link rel=canonical>, og:url, trafilatura's guess, then the URL fetched."""
+    page_path = urlsplit(url).path
+    link = _first_text(tree, "//link[@rel='canonical']/@href")
+    for candidate in (link, meta.get("og:url"), guessed):
+        if not candidate:
+            continue
+        absolute = urljoin(url, candidate)
+        parts = urlsplit(absolute)
+        # Some sites point every page's canonical at their home page; that is no canonical.
+        if parts.scheme in ("http", "https") and (
+            parts.path.strip("/") or not page_path.strip("/")
+        ):
+            return absolute
+    return url
+
+
+def _published_on(found: str | None, meta: dict[str, str]) -> date | None:
+    """htmldate's answer (through trafilatura), else the first publication meta tag."""
+    keys = ("article:published_time", "datepublished", "dc.date", "date", "pubdate")
+    for value in (found, *(meta.get(key) for key in keys)):
+        try:
+            day = date.fromisoformat((value or "")[:10])
+        except ValueError:
+            continue
+        if day <= date.today():
+            return day
+    return None
+
+
+def _excerpt(text: str) -> str:
+    """About the first 300 characters of `text`, cut between words."""
+    text = " ".join(text.split())
+    if len(text) <= _EXCERPT_LENGTH:
+        return text
+    cut = text[: _EXCERPT_LENGTH + 1].rsplit(" ", 1)[0].rstrip(" ,;:–—-")
+    return cut + "…"
+
+
+def extract_article(html: bytes | str, *, url: str) -> Extracted:
+    """Headline, outlet, date, author, language, canonical URL and text of a news page.
+
+    trafilatura does the work; its answers are corrected where real pages showed it wrong:
+    title suffixes (" | NZZ"), duplicate or made-up authors, missing languages. Raises
+    ValueError when there is no HTML document to read.
+    """
+    tree = trafilatura.load_html(html)
+    if tree is None:
+        raise ValueError("not an HTML document")
+    meta = _page_meta(tree)
+    doc = trafilatura.bare_extraction(
+        html,
+        url=url,
+        with_metadata=True,
+        include_comments=False,
+        # htmldate's extensive search guesses from free text and URLs ("/2024/" gave
+        # 2024-01-01); an unknown date is better than an invented one.
+        date_extraction_params={
+            "extensive_search": False,
+            "original_date": True,
+            "max_date": date.today().isoformat(),
+        },
+    )
+    if doc is None:
+        raise ValueError("no article text found")
+    hostname = urlsplit(url).hostname or ""
+    site_name = meta.get("og:site_name") or doc.sitename or hostname.removeprefix("www.")
+    h1 = _first_text(tree, "//h1")
+    title = " ".join((doc.title or meta.get("og:title") or h1 or "").split())
+    headline = _clean_headline(title, h1=h1, site_name=site_name, hostname=hostname)
+    declared_author = any(
+        meta.get(k) for k in ("author", "article:author", "dc.creator", "parsely-author")
+    ) or bool(tree.xpath("//script[@type='application/ld+json'][contains(., 'author')]"))
+    text = (doc.text or "").strip()
+    first_line, _, rest = text.partition("\n")
+    if rest and _squash(first_line) == _squash(headline):
+        text = rest.strip()  # some pages repeat the headline as the first paragraph
+    return Extracted(
+        headline=headline,
+        site_name=site_name,
+        published_on=_published_on(doc.date, meta),
+        author=_clean_authors(doc.author or "", from_meta=declared_author),
+        language=_language(tree, meta, doc.language),
+        canonical_url=_canonical(tree, meta, url=url, guessed=doc.url),
+        text=text,
+        excerpt=_excerpt(text),
+    )
