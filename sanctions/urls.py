@@ -1,6 +1,7 @@
-from django.urls import path
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from . import views
+from . import api, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -10,4 +11,11 @@ urlpatterns = [
     path("entities/", views.entity_list, name="entity_list"),
     path("entities/<int:pk>/", views.entity_detail, name="entity_detail"),
     path("articles/", views.article_list, name="article_list"),
+]
+
+# The public API and its OpenAPI 3 description (sanctions/api.py).
+urlpatterns += [
+    path("api/v1/", include(api.router.urls)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
 ]

@@ -63,6 +63,9 @@ INSTALLED_APPS = [
     "pgtrigger",
     "pghistory",
     "pghistory.admin",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "sanctions",
 ]
 
@@ -172,6 +175,50 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_TIMEZONE = TIME_ZONE
+
+# The public read-only API (sanctions/api.py) and the bulk exports (sanctions/exports.py).
+# Throttle counts live in the default cache: per process unless CACHES names a shared one.
+# The licence the API and the export files are published under.
+DATA_LICENSE = {"name": "CC BY 4.0", "url": "https://creativecommons.org/licenses/by/4.0/"}
+REST_FRAMEWORK = {
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # Public and read-only: no sessions, so no CSRF and no per-user throttling.
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "UNAUTHENTICATED_USER": None,
+    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.AnonRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": f"{envint('API_REQUESTS_PER_MINUTE', '120')}/min",
+        # Live (filtered) exports stream up to the whole database; see sanctions/exports.py.
+        "exports": f"{envint('EXPORT_REQUESTS_PER_HOUR', '60')}/hour",
+    },
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": f"{SITE_NAME} API",
+    "DESCRIPTION": (
+        "Read-only access to published sanctions actions, the entities they concern, "
+        "their official sources and news coverage. List endpoints take the same filters "
+        "as the web pages; at most 100 records per page."
+    ),
+    "VERSION": "1",
+    "LICENSE": DATA_LICENSE,
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Five models have a "kind"; each gets its own named enum.
+    "ENUM_NAME_OVERRIDES": {
+        f"{name}KindEnum": f"sanctions.models.{name}Kind"
+        for name in ("Action", "Entity", "Alias", "Relation", "Source")
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "sanctions.api.complete_schema",
+    ],
+    # Swagger UI and ReDoc from the installed sidecar package, never from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
 
 LOGGING = {
     "version": 1,

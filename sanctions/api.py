@@ -1,0 +1,610 @@
+"""The public, read-only REST API under /api/v1/.
+
+Only published actions are public, and entities and articles only through them
+(`Entity.objects.visible()`, `Article.objects.visible()`). The list endpoints filter
+with the FilterSets of the web pages, so a query string means the same on both.
+"""
+
+import hashlib
+
+import pghistory.models
+from django.apps import apps
+from django.conf import settings
+from django.db.models import F, Prefetch, Q
+from django.utils.cache import get_conditional_response, patch_cache_control
+from django.utils.http import http_date, quote_etag
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import pagination, routers, serializers, viewsets
+from rest_framework.exceptions import ValidationError
+
+from .filters import ActionFilter, EntityFilter
+from .models import (
+    Action,
+    ActionStatus,
+    Alias,
+    Article,
+    Authority,
+    Coverage,
+    Designation,
+    Entity,
+    Identifier,
+    LegalBasis,
+    Program,
+    Relation,
+    Source,
+)
+
+MAX_PAGE_SIZE = 100
+
+
+# Querysets: each serializer below reads only what these load, so a page costs a fixed
+# number of queries however many rows it holds.
+
+
+def action_queryset():
+    """Published actions with everything ActionSerializer shows, newest first."""
+    return (
+        Action.objects.published()
+        .select_related("authority")
+        .prefetch_related(
+            "legal_bases",
+            "programs",
+            Prefetch(
+                "designations",
+                queryset=Designation.objects.select_related("entity", "legal_basis").order_by(
+                    "position", "pk"
+                ),
+            ),
+            Prefetch("sources", queryset=Source.objects.order_by("published_on", "pk")),
+            Prefetch(
+                "coverage",
+                queryset=Coverage.objects.select_related("article__outlet").order_by(
+                    "article__published_on", "article_id"
+                ),
+            ),
+        )
+        .order_by("-announced_on", "-pk")
+    )
+
+
+def entity_queryset():
+    """Visible entities with everything EntitySerializer shows, by name."""
+    visible = Entity.objects.visible()
+    published = (
+        Designation.objects.filter(action__status=ActionStatus.PUBLISHED)
+        .select_related("action__authority", "legal_basis")
+        .order_by("action__announced_on", "action_id")
+    )
+    return visible.prefetch_related(
+        Prefetch("aliases", queryset=Alias.objects.order_by("name")),
+        Prefetch("identifiers", queryset=Identifier.objects.order_by("scheme", "value")),
+        Prefetch(
+            "relations",
+            queryset=Relation.objects.filter(object__in=visible).select_related("object"),
+        ),
+        Prefetch(
+            "inverse_relations",
+            queryset=Relation.objects.filter(subject__in=visible).select_related("subject"),
+        ),
+        Prefetch("designations", queryset=published, to_attr="published_designations"),
+    ).order_by("name", "pk")
+
+
+def article_queryset():
+    """Visible articles with the published actions they cover, newest first."""
+    coverage = (
+        Coverage.objects.filter(action__status=ActionStatus.PUBLISHED)
+        .select_related("action__authority")
+        .order_by("action__announced_on", "action_id")
+    )
+    return (
+        Article.objects.visible()
+        .select_related("outlet")
+        .prefetch_related(
+            Prefetch("coverage", queryset=coverage, to_attr="published_coverage"),
+            Prefetch("entities", queryset=Entity.objects.visible().order_by("name", "pk")),
+        )
+        .order_by(F("published_on").desc(nulls_last=True), "-pk")
+    )
+
+
+# Serializers
+
+
+class OptionalURLField(serializers.URLField):
+    """A URL column that may be blank; blank is given as null ("not confirmed")."""
+
+    def __init__(self, **kwargs):
+        super().__init__(read_only=True, allow_null=True, **kwargs)
+
+    def to_representation(self, value):
+        return value or None
+
+
+class PageURLField(serializers.URLField):
+    """The record's public page on this site."""
+
+    def __init__(self, **kwargs):
+        super().__init__(source="*", read_only=True, **kwargs)
+
+    def to_representation(self, value):
+        return settings.SITE_ROOT + value.get_absolute_url()
+
+
+class AuthoritySerializer(serializers.ModelSerializer):
+    url = OptionalURLField(help_text="The authority's website.")
+
+    class Meta:
+        model = Authority
+        fields = ["id", "slug", "name", "short_name", "jurisdiction", "url", "description"]
+
+
+class AuthorityRefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Authority
+        fields = ["slug", "short_name", "name"]
+
+
+class LegalBasisSerializer(serializers.ModelSerializer):
+    url = OptionalURLField(help_text="The text of the instrument.")
+
+    class Meta:
+        model = LegalBasis
+        fields = ["id", "slug", "name", "short_name", "citation", "url", "description"]
+
+
+class LegalBasisRefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = LegalBasis
+        fields = ["slug", "short_name", "name"]
+
+
+class ProgramSerializer(serializers.ModelSerializer):
+    authority = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+
+    class Meta:
+        model = Program
+        fields = ["id", "code", "name", "authority", "description"]
+
+
+class ProgramRefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Program
+        fields = ["code", "name"]
+
+
+class EntityRefSerializer(serializers.ModelSerializer):
+    html_url = PageURLField()
+
+    class Meta:
+        model = Entity
+        fields = ["id", "name", "kind", "countries", "html_url"]
+
+
+class ActionRefSerializer(serializers.ModelSerializer):
+    html_url = PageURLField()
+    authority = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = Action
+        fields = ["id", "title", "kind", "authority", "announced_on", "html_url"]
+
+
+class ArticleRefSerializer(serializers.ModelSerializer):
+    outlet = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
+
+    class Meta:
+        model = Article
+        fields = ["id", "headline", "url", "outlet", "published_on"]
+
+
+class DesignationSerializer(serializers.ModelSerializer):
+    entity = EntityRefSerializer()
+    legal_basis = serializers.SlugRelatedField(
+        slug_field="slug",
+        read_only=True,
+        allow_null=True,
+        help_text="Only where it differs from the action's.",
+    )
+
+    class Meta:
+        model = Designation
+        fields = ["entity", "role", "name_as_listed", "reason", "legal_basis", "measures"]
+
+
+class SourceSerializer(serializers.ModelSerializer):
+    url = OptionalURLField(help_text="Null when no URL could be confirmed.")
+    url_confirmed = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Source
+        fields = [
+            "kind",
+            "title",
+            "publisher",
+            "url",
+            "url_confirmed",
+            "published_on",
+            "document_number",
+        ]
+
+
+class CoverageSerializer(serializers.ModelSerializer):
+    article = ArticleRefSerializer()
+
+    class Meta:
+        model = Coverage
+        fields = ["relation", "article"]
+
+
+class ActionSerializer(serializers.ModelSerializer):
+    html_url = PageURLField()
+    authority = AuthorityRefSerializer()
+    legal_bases = LegalBasisRefSerializer(many=True)
+    programs = ProgramRefSerializer(many=True)
+    designations = DesignationSerializer(many=True)
+    sources = SourceSerializer(many=True)
+    coverage = CoverageSerializer(many=True)
+
+    class Meta:
+        model = Action
+        fields = [
+            "id",
+            "reference",
+            "html_url",
+            "title",
+            "kind",
+            "authority",
+            "legal_bases",
+            "programs",
+            "announced_on",
+            "effective_on",
+            "gazetted_on",
+            "document_numbers",
+            "summary",
+            "notes",
+            "designations",
+            "sources",
+            "coverage",
+            "published_at",
+            "updated_at",
+        ]
+
+
+class AliasSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Alias
+        fields = ["name", "kind", "script", "language"]
+
+
+class IdentifierSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Identifier
+        fields = ["scheme", "value", "country", "note"]
+
+
+class RelationSerializer(serializers.ModelSerializer):
+    object = EntityRefSerializer()
+
+    class Meta:
+        model = Relation
+        fields = ["kind", "object", "description"]
+
+
+class InverseRelationSerializer(serializers.ModelSerializer):
+    subject = EntityRefSerializer()
+
+    class Meta:
+        model = Relation
+        fields = ["subject", "kind", "description"]
+
+
+class EntityActionSerializer(serializers.ModelSerializer):
+    """One of the entity's designations, seen from the entity."""
+
+    action = ActionRefSerializer()
+    legal_basis = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+
+    class Meta:
+        model = Designation
+        fields = ["action", "role", "name_as_listed", "reason", "legal_basis", "measures"]
+
+
+class EntitySerializer(serializers.ModelSerializer):
+    html_url = PageURLField()
+    aliases = AliasSerializer(many=True)
+    identifiers = IdentifierSerializer(many=True)
+    relations = RelationSerializer(
+        many=True, help_text="This entity's stated links to others (subject → object)."
+    )
+    inverse_relations = InverseRelationSerializer(
+        many=True, help_text="Other entities' stated links to this one."
+    )
+    actions = EntityActionSerializer(
+        many=True, source="published_designations", help_text="Oldest first."
+    )
+
+    class Meta:
+        model = Entity
+        fields = [
+            "id",
+            "reference",
+            "html_url",
+            "name",
+            "kind",
+            "countries",
+            "description",
+            "aliases",
+            "identifiers",
+            "relations",
+            "inverse_relations",
+            "actions",
+            "updated_at",
+        ]
+
+
+class ArticleCoverageSerializer(serializers.ModelSerializer):
+    action = ActionRefSerializer()
+
+    class Meta:
+        model = Coverage
+        fields = ["relation", "action"]
+
+
+class ArticleSerializer(serializers.ModelSerializer):
+    outlet = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
+    actions = ArticleCoverageSerializer(many=True, source="published_coverage")
+    entities = EntityRefSerializer(many=True, help_text="Entities the article mentions.")
+
+    class Meta:
+        model = Article
+        fields = [
+            "id",
+            "url",
+            "headline",
+            "outlet",
+            "published_on",
+            "author",
+            "language",
+            "excerpt",
+            "actions",
+            "entities",
+            "updated_at",
+        ]
+
+
+# Views
+
+
+class Pagination(pagination.PageNumberPagination):
+    """Page numbers; `page_size` is capped at 100, and a malformed one is refused."""
+
+    page_size = settings.PAGE_SIZE
+    page_size_query_param = "page_size"
+    max_page_size = MAX_PAGE_SIZE
+
+    def get_page_size(self, request):
+        value = request.query_params.get(self.page_size_query_param)
+        if value is None:
+            return self.page_size
+        return min(_positive_int(self.page_size_query_param, value), self.max_page_size)
+
+    def get_page_number(self, request, paginator):
+        value = request.query_params.get(self.page_query_param)
+        if value is None or value in self.last_page_strings:
+            return super().get_page_number(request, paginator)
+        return _positive_int(self.page_query_param, value)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            parameter["schema"]["minimum"] = 1
+            if parameter["name"] == self.page_size_query_param:
+                parameter["description"] = (
+                    f"Results per page: {self.page_size} unless given, "
+                    f"at most {self.max_page_size} (larger values are capped)."
+                )
+        return parameters
+
+
+def _positive_int(name: str, value: str) -> int:
+    if not (value.isascii() and value.isdigit()) or int(value) < 1:
+        raise ValidationError({name: ["Give a whole number of 1 or more."]})
+    return int(value)
+
+
+def latest_change():
+    """When any history-tracked table last changed, or None: pghistory logs every write."""
+    events = [
+        model
+        for model in apps.get_app_config("sanctions").get_models()
+        if issubclass(model, pghistory.models.Event)
+    ]
+    # The newest event of each table is a backwards scan of its primary key.
+    latest = [
+        model.objects.order_by("-pgh_id").values_list("pgh_created_at", flat=True)[:1]
+        for model in events
+    ]
+    return max(latest[0].union(*latest[1:], all=True), default=None)
+
+
+class ConditionalGetMixin:
+    """ETag (a digest of the body) and Last-Modified on every 200; 304 when they match.
+
+    The ETag is exact whatever changed. Last-Modified is the time of the latest change
+    pghistory recorded anywhere; a client that sends both gets the ETag's answer.
+    """
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if request.method not in ("GET", "HEAD") or response.status_code != 200:
+            return response
+        response.render()
+        response["ETag"] = quote_etag(hashlib.blake2b(response.content, digest_size=16).hexdigest())
+        changed = latest_change()
+        timestamp = int(changed.timestamp()) if changed else None
+        if timestamp:
+            response["Last-Modified"] = http_date(timestamp)
+        # Caches may keep a copy but must revalidate it: the data changes at any time.
+        patch_cache_control(response, public=True, no_cache=True)
+        return get_conditional_response(
+            request, etag=response["ETag"], last_modified=timestamp, response=response
+        )
+
+
+class ReadOnlyViewSet(ConditionalGetMixin, viewsets.ReadOnlyModelViewSet):
+    pagination_class = Pagination
+    filter_backends = [DjangoFilterBackend]
+    # Any path segment reaches the view, so a malformed key gets the API's JSON 404.
+    lookup_value_regex = "[^/]+"
+
+
+# What filters.CountryField accepts: two ASCII letters, in any case, spaces around.
+COUNTRY_PATTERN = r"^\s*[A-Za-z]{2}\s*$"
+
+_ACTION_FILTERS = [
+    OpenApiParameter("q", OpenApiTypes.STR, description="Words in the title, summary or names."),
+    OpenApiParameter("authority", OpenApiTypes.STR, description="Authority slug, e.g. us-state."),
+    OpenApiParameter(
+        "legal_basis", OpenApiTypes.STR, description="Legal basis slug, e.g. eo-13382."
+    ),
+    OpenApiParameter("program", OpenApiTypes.STR, description="Program code, e.g. NPWMD."),
+    OpenApiParameter(
+        "country",
+        OpenApiTypes.STR,
+        description="ISO 3166-1 alpha-2 code of a designated entity's country, e.g. PK.",
+        pattern=COUNTRY_PATTERN,
+    ),
+    OpenApiParameter("date_from", OpenApiTypes.DATE, description="Announced on or after."),
+    OpenApiParameter("date_to", OpenApiTypes.DATE, description="Announced on or before."),
+]
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Published actions, newest first", parameters=_ACTION_FILTERS),
+    retrieve=extend_schema(summary="One published action"),
+)
+class ActionViewSet(ReadOnlyViewSet):
+    """Published actions with their designations, legal bases, sources and coverage."""
+
+    serializer_class = ActionSerializer
+    filterset_class = ActionFilter
+
+    def get_queryset(self):
+        return action_queryset()
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Entities named in published actions, by name",
+        parameters=[
+            OpenApiParameter("q", OpenApiTypes.STR, description="Any name or alias."),
+            OpenApiParameter(
+                "country",
+                OpenApiTypes.STR,
+                description="ISO 3166-1 alpha-2 code, e.g. PK.",
+                pattern=COUNTRY_PATTERN,
+            ),
+        ],
+    ),
+    retrieve=extend_schema(summary="One entity"),
+)
+class EntityViewSet(ReadOnlyViewSet):
+    """Entities with their names, identifiers, relations and published actions."""
+
+    serializer_class = EntitySerializer
+    filterset_class = EntityFilter
+
+    def get_queryset(self):
+        return entity_queryset()
+
+
+_ARTICLE_QUERY = OpenApiParameter(
+    "q", OpenApiTypes.STR, description="Words in the headline or the outlet's name."
+)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Coverage of published actions", parameters=[_ARTICLE_QUERY]),
+    retrieve=extend_schema(summary="One article"),
+)
+class ArticleViewSet(ReadOnlyViewSet):
+    """News and analysis covering published actions, newest first."""
+
+    serializer_class = ArticleSerializer
+
+    def get_queryset(self):
+        articles = article_queryset()
+        # The same text match as the /articles/ page, which has no FilterSet yet.
+        query = self.request.query_params.get("q", "").strip()
+        if self.action == "list" and query:
+            articles = articles.filter(
+                Q(headline__unaccent__icontains=query) | Q(outlet__name__unaccent__icontains=query)
+            )
+        return articles
+
+
+class AuthorityViewSet(ReadOnlyViewSet):
+    """Bodies that take sanctions actions."""
+
+    queryset = Authority.objects.order_by("name", "pk")
+    serializer_class = AuthoritySerializer
+    lookup_field = "slug"
+
+
+class LegalBasisViewSet(ReadOnlyViewSet):
+    """Instruments actions are taken under."""
+
+    queryset = LegalBasis.objects.order_by("short_name", "pk")
+    serializer_class = LegalBasisSerializer
+    lookup_field = "slug"
+
+
+class ProgramViewSet(ReadOnlyViewSet):
+    """List tags and regimes."""
+
+    queryset = Program.objects.select_related("authority").order_by("code", "pk")
+    serializer_class = ProgramSerializer
+    lookup_field = "code"
+
+
+class Router(routers.DefaultRouter):
+    include_format_suffixes = False
+
+
+router = Router()
+router.register("actions", ActionViewSet, basename="api-action")
+router.register("entities", EntityViewSet, basename="api-entity")
+router.register("articles", ArticleViewSet, basename="api-article")
+router.register("authorities", AuthorityViewSet, basename="api-authority")
+router.register("legal-bases", LegalBasisViewSet, basename="api-legal-basis")
+router.register("programs", ProgramViewSet, basename="api-program")
+
+
+def complete_schema(result, generator, request, public):
+    """drf-spectacular hook: what every operation shares but the views cannot state.
+
+    Each operation can answer 400, 404 and 429; the filters accept an empty value (an
+    empty field of the web pages' filter form means "any").
+    """
+    errors = {
+        "400": "A malformed or unknown filter value, page or page size; the body names it.",
+        "404": "No such public record, or a page past the last.",
+        "429": "Too many requests; retry after the seconds in the Retry-After header.",
+    }
+    error_body = {"application/json": {"schema": {"type": "object", "additionalProperties": True}}}
+    for path in result["paths"].values():
+        for operation in path.values():
+            for status, description in errors.items():
+                operation["responses"].setdefault(
+                    status, {"description": description, "content": error_body}
+                )
+            operation["responses"]["429"]["headers"] = {
+                "Retry-After": {"schema": {"type": "integer"}, "description": "Seconds."}
+            }
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] == "query" and parameter["name"] not in ("page", "page_size"):
+                    parameter["allowEmptyValue"] = True
+    return result
