@@ -1,4 +1,17 @@
+import os
+
 import pytest
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """Give each test run its own database, so two runs on one server don't collide."""
+    from django.conf import settings
+
+    default = settings.DATABASES["default"]
+    default.setdefault("TEST", {})["NAME"] = f"test_{default['NAME']}_{os.getpid()}"
+    # The live server's request threads must not keep connections that block teardown.
+    default["CONN_MAX_AGE"] = 0
 
 
 @pytest.fixture(autouse=True)

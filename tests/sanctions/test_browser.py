@@ -26,9 +26,15 @@ pytestmark = [
 
 
 @pytest.fixture
-def browser(monkeypatch):
-    # Playwright's sync API runs an event loop in this thread; the test's ORM calls are
-    # still synchronous and safe.
+def demo(transactional_db):
+    load_demo()
+
+
+@pytest.fixture
+def browser(demo, live_server, monkeypatch):
+    # Set up after the data and torn down before it: Playwright's sync API runs an event
+    # loop in this thread, and a database connection opened inside it would outlive the
+    # test. The tests make no ORM calls while it runs.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     from playwright.sync_api import sync_playwright
 
@@ -36,11 +42,6 @@ def browser(monkeypatch):
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         yield browser
         browser.close()
-
-
-@pytest.fixture
-def demo(transactional_db):
-    load_demo()
 
 
 NDC_ENTITIES = [
@@ -51,7 +52,7 @@ NDC_ENTITIES = [
 ]
 
 
-def test_a_researcher_filters_to_2024_and_opens_the_ndc_action(browser, live_server, demo):
+def test_a_researcher_filters_to_2024_and_opens_the_ndc_action(live_server, browser):
     from playwright.sync_api import expect
 
     page = browser.new_page()
@@ -77,7 +78,7 @@ def test_a_researcher_filters_to_2024_and_opens_the_ndc_action(browser, live_ser
     expect(coverage.first.locator("time")).to_be_visible()
 
 
-def test_the_action_page_fits_a_phone_screen(browser, live_server, demo):
+def test_the_action_page_fits_a_phone_screen(live_server, browser):
     page = browser.new_page(viewport={"width": 375, "height": 800})
     page.goto(f"{live_server.url}/actions/")
 
