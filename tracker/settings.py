@@ -149,6 +149,14 @@ X_FRAME_OPTIONS = "DENY"
 
 PAGE_SIZE = envint("PAGE_SIZE", "25")
 
+# Fetching URLs (sanctions/fetching.py). The allowlist names "host:port" pairs exempt from
+# the public-address check: a local test server or an intranet mirror, never by default.
+FETCH_ALLOWLIST = envlist("FETCH_ALLOWLIST")
+FETCH_MAX_BYTES = envint("FETCH_MAX_BYTES", str(10 * 1024 * 1024))  # counted after decoding
+FETCH_CONNECT_TIMEOUT = envint("FETCH_CONNECT_TIMEOUT", "5")
+FETCH_READ_TIMEOUT = envint("FETCH_READ_TIMEOUT", "15")
+FETCH_TOTAL_TIMEOUT = envint("FETCH_TOTAL_TIMEOUT", "30")
+
 # Background work. With CELERY_BROKER_URL unset the worker and the web process
 # share a broker kept in files under var/, so a local run needs no extra service.
 CELERY_BROKER_URL = os.getenv("CELERY_BROKER_URL", "filesystem://")
