@@ -1,0 +1,690 @@
+"""Store a parsed official list as an import run: stage, check, match, compare, propose.
+
+The format modules turn a file into `Entry` records; `import_entries` does the rest in
+one transaction, so a run that fails or is refused changes nothing but its own record:
+
+1. the entries stream from the parser into a temporary table through COPY, so memory
+   stays flat whatever the file size, and the rest is set-based SQL;
+2. a file older than the list's last completed run, or whose entry count is more than
+   half off that run's, is refused unless forced; so is one that states a record count
+   other than the number of entries read;
+3. each entry new to the list is linked to an entity: the one holding its official
+   identifier, else the one entity of the same sort whose name or alias normalises to
+   the same key, else a new one. Existing entities gain identifiers and aliases; their
+   names, kinds and countries stay as editors left them;
+4. the run is compared with the list's current entries (what the previous completed run
+   read): additions, removals and program changes become ListChange rows;
+5. the changes become draft actions for editors, grouped as announcements are: one per
+   program set and listing date. A list's first run is its baseline and proposes nothing.
+"""
+
+import datetime
+import functools
+import hashlib
+import json
+import logging
+import re
+import time
+import unicodedata
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pghistory
+from django.db import connection, transaction
+from django.utils import timezone
+from followthemoney.types import registry
+from tqdm import tqdm
+
+from sanctions.models import (
+    Action,
+    ActionKind,
+    Alias,
+    Authority,
+    ChangeKind,
+    Designation,
+    DesignationRole,
+    Entity,
+    EntityKind,
+    Identifier,
+    ImportRun,
+    ImportStatus,
+    Jurisdiction,
+    ListChange,
+    ListEntry,
+    ListName,
+    Program,
+    Source,
+    SourceKind,
+    detect_script,
+)
+
+logger = logging.getLogger(__name__)
+
+# A run whose entry count moves by more than this share of the last run's is refused.
+MAX_COUNT_CHANGE = 0.5
+
+# Who publishes each list; proposals are drafted under this authority.
+LIST_AUTHORITIES = {
+    ListName.OFAC_SDN: {
+        "slug": "us-ofac",
+        "name": "U.S. Department of the Treasury, Office of Foreign Assets Control",
+        "short_name": "OFAC",
+        "jurisdiction": Jurisdiction.US,
+        "url": "https://ofac.treasury.gov/",
+    },
+    ListName.UN_CONSOLIDATED: {
+        "slug": "un-security-council",
+        "name": "United Nations Security Council",
+        "short_name": "UN Security Council",
+        "jurisdiction": Jurisdiction.UN,
+        "url": "https://main.un.org/securitycouncil/en/content/un-sc-consolidated-list",
+    },
+}
+LIST_AUTHORITIES[ListName.OFAC_CONSOLIDATED] = LIST_AUTHORITIES[ListName.OFAC_SDN]
+
+# The identifier scheme of each list's entry numbers.
+LIST_SCHEMES = {
+    ListName.OFAC_SDN: "ofac",
+    ListName.OFAC_CONSOLIDATED: "ofac",  # one numbering for all of OFAC's lists
+    ListName.UN_CONSOLIDATED: "un",
+}
+
+_COMPANY_WORDS = re.compile(
+    r"\b(LTD|LIMITED|LLC|L\.L\.C|INC|CO|COMPANY|CORP|CORPORATION|GMBH|JSC|OJSC|PJSC|CJSC|PLC"
+    r"|LLP|FZE|FZCO|FZ-LLC|DMCC|PTE|PVT|BHD|S\.?A|S\.?A\.?R\.?L|S\.?R\.?L|S\.?P\.?A|B\.?V"
+    r"|OOO|OAO|ZAO|AO|A\.?S|SIRKETI|TRADING|ENTERPRISES?)\b\.?",
+    re.IGNORECASE,
+)
+
+
+class ImportFailed(Exception):
+    """An import that stopped; the message says why in one line."""
+
+
+class ImportRefused(ImportFailed):
+    """A file the sanity checks refuse; `--force` imports it all the same."""
+
+
+class ListFormatError(ImportFailed):
+    """A file that is not what its format promises (or is unsafe to read)."""
+
+
+@dataclass
+class Entry:
+    """One entry of an official list, cleaned, with its raw record beside it."""
+
+    number: str  # OFAC entry number, UN reference number
+    name: str
+    entry_type: str  # individual, entity, vessel or aircraft
+    kind: str  # EntityKind for a new entity
+    programs: list[str]
+    raw: dict
+    aliases: list[tuple[str, str]] = field(default_factory=list)  # (name, AliasKind)
+    identifiers: list[tuple[str, str, str, str]] = field(
+        default_factory=list
+    )  # scheme, value, country, note
+    countries: list[str] = field(default_factory=list)  # ISO 3166-1 alpha-2
+    listed_on: datetime.date | None = None
+
+
+@dataclass
+class Header:
+    """What a file says about itself; parsers fill it in as they read."""
+
+    published_on: datetime.date | None = None
+    declared_count: int | None = None
+
+
+def normalise_name(name: str) -> str:
+    """The key names are matched on: casefolded, unaccented, punctuation as spaces."""
+    decomposed = unicodedata.normalize("NFKD", name.casefold())
+    kept = "".join(c if c.isalnum() else " " for c in decomposed if not unicodedata.combining(c))
+    return " ".join(kept.split())
+
+
+@functools.cache
+def country_code(name: str) -> str | None:
+    """ISO 3166-1 alpha-2 code of a country as a list spells it, or None."""
+    code = registry.country.clean(name.strip()) if name and name.strip() else None
+    return code.upper() if code and len(code) == 2 else None
+
+
+def organisation_kind(name: str, *, target_type: str = "") -> str:
+    """Company, state body or organisation, from the list's own hints."""
+    target = target_type.lower()
+    if "state-owned" in target or "government" in target:
+        return EntityKind.STATE_BODY
+    if "company" in target or _COMPANY_WORDS.search(name):
+        return EntityKind.COMPANY
+    return EntityKind.ORGANIZATION
+
+
+def progress_bar(path: Path, *, enabled: bool) -> tqdm:
+    """A progress bar over the bytes of a file, on stderr."""
+    return tqdm(
+        total=path.stat().st_size,
+        unit="B",
+        unit_scale=True,
+        desc=path.name,
+        disable=not enabled,
+        leave=False,
+    )
+
+
+def file_record(path: Path, *, url: str = "") -> dict:
+    """Name, size and SHA-256 of a file, as an ImportRun keeps them."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    record = {"name": path.name, "size": path.stat().st_size, "sha256": digest.hexdigest()}
+    return record | ({"url": url} if url else {})
+
+
+def import_entries(
+    entries: Iterable[Entry],
+    *,
+    header: Header,
+    list_name: str,
+    format: str,
+    paths: list[Path],
+    force: bool = False,
+    source_url: str = "",
+) -> ImportRun:
+    """Store a list file's entries as a run of `list_name`; raise ImportFailed if it fails.
+
+    `entries` is consumed inside the transaction, so a parser error fails the run too.
+    The returned run carries `timings` (seconds per phase; not stored).
+    """
+    files = [file_record(path, url=source_url if i == 0 else "") for i, path in enumerate(paths)]
+    run = ImportRun.objects.create(
+        list_name=list_name,
+        format=format,
+        files=files,
+        sha256=files[0]["sha256"],
+        forced=force,
+    )
+    run.timings = {}
+    try:
+        # The history of every row the import touches names the run that touched it.
+        with pghistory.context(import_run=run.pk), transaction.atomic():
+            _Import(run, header).execute(entries, force=force)
+    except Exception as exc:
+        reason = str(exc) if isinstance(exc, ImportFailed) else f"{type(exc).__name__}: {exc}"
+        # The import's own transaction is rolled back; record why, in a transaction of its own.
+        ImportRun.objects.filter(pk=run.pk).update(
+            status=ImportStatus.FAILED,
+            error=reason[:2000] or type(exc).__name__,
+            finished_at=timezone.now(),
+            published_on=header.published_on,
+            declared_count=header.declared_count,
+        )
+        run.refresh_from_db()
+        run.timings = {}
+        logger.warning("import run %s of %s failed: %s", run.pk, list_name, reason)
+        exc.run = run
+        raise
+    return run
+
+
+STAGE = "import_stage"
+STAGE_COLUMNS = (
+    "position",
+    "number",
+    "name",
+    "norm_name",
+    "name_script",
+    "entry_type",
+    "kind",
+    "programs",
+    "countries",
+    "listed_on",
+    "aliases",
+    "identifiers",
+    "raw",
+    "digest",
+)
+
+
+class _Import:
+    """The steps of one run, sharing its cursor and table names."""
+
+    def __init__(self, run: ImportRun, header: Header):
+        self.run = run
+        self.header = header
+        self.scheme = LIST_SCHEMES[run.list_name]
+        self.t = {
+            "entity": Entity._meta.db_table,
+            "alias": Alias._meta.db_table,
+            "identifier": Identifier._meta.db_table,
+            "entry": ListEntry._meta.db_table,
+            "change": ListChange._meta.db_table,
+        }
+        self.params = {"run": run.pk, "list": run.list_name, "scheme": self.scheme}
+
+    def sql(self, statement: str, params: dict | None = None):
+        with connection.cursor() as cursor:
+            cursor.execute(statement.format(stage=STAGE, **self.t), self.params | (params or {}))
+            return cursor.fetchall() if cursor.description else cursor.rowcount
+
+    def timed(self, phase: str, started: float) -> float:
+        now = time.perf_counter()
+        self.run.timings[phase] = self.run.timings.get(phase, 0.0) + now - started
+        return now
+
+    def execute(self, entries: Iterable[Entry], *, force: bool) -> None:
+        run = self.run
+        started = time.perf_counter()
+        # One import of a list at a time; the next one waits and compares with this one.
+        self.sql("SELECT pg_advisory_xact_lock(hashtext('import_list:' || %(list)s))")
+        # Django's foreign keys are checked at commit; queued, the checks of tens of
+        # thousands of rows slow every later trigger (the history) down to a crawl.
+        self.sql("SET CONSTRAINTS ALL IMMEDIATE")
+        count = self.stage(entries)
+        run.entry_count = count
+        run.published_on = self.header.published_on
+        run.declared_count = self.header.declared_count
+        run.previous = ImportRun.objects.last_completed(run.list_name)
+        started = self.timed("stage", started)
+
+        self.check(count, force=force)
+        self.mark_changes()
+        started = self.timed("detect", started)
+
+        self.match_entities()
+        started = self.timed("match", started)
+
+        self.store()
+        started = self.timed("store", started)
+
+        if run.previous is not None:
+            self.record_changes()
+            propose(run)
+        self.timed("detect", started)
+
+        created, updated, unchanged = self.sql(
+            "SELECT count(*) FILTER (WHERE new_entity),"
+            " count(*) FILTER (WHERE touched AND NOT new_entity),"
+            " count(*) FILTER (WHERE NOT touched) FROM {stage}"
+        )[0]
+        run.created, run.updated, run.unchanged = created, updated, unchanged
+        run.status = ImportStatus.COMPLETED
+        run.finished_at = timezone.now()
+        run.save()
+        self.sql("DROP TABLE {stage}")
+
+    def stage(self, entries: Iterable[Entry]) -> int:
+        """COPY the entries into a temporary table; return how many were read."""
+        self.sql("DROP TABLE IF EXISTS {stage}")
+        self.sql(
+            """CREATE TEMP TABLE {stage} (
+                position integer NOT NULL,
+                number text NOT NULL,
+                name text NOT NULL,
+                norm_name text NOT NULL,
+                name_script text NOT NULL,
+                entry_type text NOT NULL,
+                kind text NOT NULL,
+                programs text[] NOT NULL,
+                countries text[] NOT NULL,
+                listed_on date,
+                aliases jsonb NOT NULL,
+                identifiers jsonb NOT NULL,
+                raw jsonb NOT NULL,
+                digest text NOT NULL,
+                entry_id bigint,
+                entity_id bigint,
+                new_entity boolean NOT NULL DEFAULT false,
+                touched boolean NOT NULL DEFAULT true,
+                change text,
+                previous_programs text[]
+            ) ON COMMIT DROP"""
+        )
+        count = 0
+        with connection.cursor() as cursor:
+            columns = ", ".join(STAGE_COLUMNS)
+            with cursor.copy(f"COPY {STAGE} ({columns}) FROM STDIN") as copy:
+                for count, entry in enumerate(entries, start=1):
+                    copy.write_row(_stage_row(count, entry))
+        if not count:
+            raise ListFormatError("the file holds no entries")
+        duplicates = self.sql(
+            "SELECT number FROM {stage} GROUP BY number HAVING count(*) > 1 ORDER BY 1 LIMIT 5"
+        )
+        if duplicates:
+            numbers = ", ".join(number for (number,) in duplicates)
+            raise ListFormatError(f"entry numbers listed more than once: {numbers}")
+        self.sql("ALTER TABLE {stage} ADD PRIMARY KEY (number)")
+        self.sql("ANALYZE {stage}")
+        return count
+
+    def check(self, count: int, *, force: bool) -> None:
+        """Refuse a file that contradicts itself, or looks like a step backwards."""
+        declared = self.header.declared_count
+        if declared is not None and declared != count:
+            raise ListFormatError(f"the file states {declared} records but holds {count}")
+        previous = self.run.previous
+        if previous is None or force:
+            return
+        published_on = self.run.published_on
+        if published_on and previous.published_on and published_on < previous.published_on:
+            raise ImportRefused(
+                f"the file is dated {published_on}, older than the last import"
+                f" (run {previous.pk}, {previous.published_on}); --force to import it anyway"
+            )
+        before = previous.entry_count or 0
+        if before and abs(count - before) > before * MAX_COUNT_CHANGE:
+            raise ImportRefused(
+                f"the file holds {count} entries against {before} in the last import"
+                f" (run {previous.pk}); --force to import it anyway"
+            )
+
+    def mark_changes(self) -> None:
+        """Set each staged entry against the list's current one."""
+        self.sql(
+            """UPDATE {stage} s SET
+                entry_id = e.id,
+                entity_id = e.entity_id,
+                touched = e.digest <> s.digest OR e.removed_by_id IS NOT NULL,
+                previous_programs = e.programs::text[],
+                change = CASE
+                    WHEN e.removed_by_id IS NOT NULL THEN 'added'
+                    WHEN NOT (e.programs::text[] @> s.programs AND s.programs @> e.programs::text[])
+                    THEN 'programs'
+                END
+            FROM {entry} e WHERE e.list_name = %(list)s AND e.number = s.number"""
+        )
+        self.sql("UPDATE {stage} SET change = 'added' WHERE entry_id IS NULL")
+
+    def match_entities(self) -> None:
+        """Link entries new to the list to entities: by identifier, by name, or new ones."""
+        self.sql(
+            """UPDATE {stage} s SET entity_id = i.entity_id
+            FROM {identifier} i
+            WHERE s.entity_id IS NULL AND i.scheme = %(scheme)s AND i.value = s.number"""
+        )
+        unmatched = self.sql("SELECT number, norm_name, kind FROM {stage} WHERE entity_id IS NULL")
+        if unmatched:
+            numbers, entity_ids = self.match_names(unmatched)
+            if numbers:
+                self.sql(
+                    """UPDATE {stage} s SET entity_id = m.entity_id
+                    FROM unnest(%(numbers)s::text[], %(entities)s::bigint[]) AS m(number, entity_id)
+                    WHERE s.number = m.number""",
+                    {"numbers": numbers, "entities": entity_ids},
+                )
+        self.sql(
+            """UPDATE {stage} SET new_entity = true,
+                entity_id = nextval(pg_get_serial_sequence('{entity}', 'id'))
+            WHERE entity_id IS NULL"""
+        )
+        self.sql(
+            """INSERT INTO {entity}
+                (id, kind, name, countries, description, created_at, updated_at)
+            SELECT entity_id, kind, left(name, 300), countries::varchar(2)[], '', now(), now()
+            FROM {stage} WHERE new_entity ORDER BY position"""
+        )
+
+    def match_names(self, unmatched: list[tuple[str, str, str]]) -> tuple[list, list]:
+        """Entries whose name is borne by exactly one unclaimed entity of the same sort."""
+        # Entities holding an identifier of this list are other entries of it, not candidates.
+        candidates = Entity.objects.exclude(identifiers__scheme=self.scheme)
+        owners: dict[tuple[str, str], set[int]] = defaultdict(set)
+        for pk, name, kind in candidates.values_list("pk", "name", "kind").iterator():
+            owners[_sort(kind), normalise_name(name)].add(pk)
+        aliases = Alias.objects.filter(entity__in=candidates).values_list(
+            "entity_id", "name", "entity__kind"
+        )
+        for pk, name, kind in aliases.iterator():
+            owners[_sort(kind), normalise_name(name)].add(pk)
+        claims: dict[int, list[str]] = defaultdict(list)
+        for number, norm_name, kind in unmatched:
+            found = owners.get((_sort(kind), norm_name), set())
+            if norm_name and len(found) == 1:
+                claims[next(iter(found))].append(number)
+        # Two entries bearing one entity's name are two things: neither takes it.
+        matched = [(numbers[0], pk) for pk, numbers in claims.items() if len(numbers) == 1]
+        return [number for number, _ in matched], [pk for _, pk in matched]
+
+    def store(self) -> None:
+        """Bring the list's entries, and the entities' names and identifiers, up to date."""
+        # An entity the import named after the entry follows the list's renaming;
+        # one whose name an editor chose keeps it (the listed name becomes an alias).
+        self.sql(
+            """UPDATE {entity} en SET name = left(s.name, 300), updated_at = now()
+            FROM {stage} s JOIN {entry} e ON e.id = s.entry_id
+            WHERE en.id = s.entity_id AND s.touched AND e.name <> s.name
+                AND en.name = left(e.name, 300)"""
+        )
+        self.sql(
+            """UPDATE {entry} e SET name = left(s.name, 1000), entry_type = s.entry_type,
+                programs = s.programs::varchar(60)[], listed_on = s.listed_on, raw = s.raw,
+                digest = s.digest, removed_by_id = NULL
+            FROM {stage} s WHERE s.entry_id = e.id AND s.touched"""
+        )
+        self.sql(
+            """INSERT INTO {entry} (list_name, number, name, entry_type, programs, listed_on,
+                raw, digest, entity_id, added_by_id)
+            SELECT %(list)s, left(number, 50), left(name, 1000), entry_type,
+                programs::varchar(60)[], listed_on, raw, digest, entity_id, %(run)s
+            FROM {stage} WHERE entry_id IS NULL ORDER BY position"""
+        )
+        self.sql(
+            """UPDATE {stage} s SET entry_id = e.id FROM {entry} e
+            WHERE s.entry_id IS NULL AND e.list_name = %(list)s AND e.number = s.number"""
+        )
+        self.sql(
+            """UPDATE {entry} e SET removed_by_id = %(run)s
+            WHERE e.list_name = %(list)s AND e.removed_by_id IS NULL
+                AND NOT EXISTS (SELECT FROM {stage} s WHERE s.number = e.number)"""
+        )
+        self.sql(
+            """INSERT INTO {alias} (entity_id, name, kind, script, language)
+            SELECT s.entity_id, left(a ->> 'name', 300), a ->> 'kind', a ->> 'script', ''
+            FROM {stage} s CROSS JOIN LATERAL jsonb_array_elements(s.aliases) a
+            WHERE s.touched
+            ON CONFLICT (entity_id, name) DO NOTHING"""
+        )
+        self.sql(
+            """INSERT INTO {alias} (entity_id, name, kind, script, language)
+            SELECT s.entity_id, left(s.name, 300), 'listed', s.name_script, ''
+            FROM {stage} s JOIN {entity} en ON en.id = s.entity_id
+            WHERE s.touched AND en.name <> left(s.name, 300)
+            ON CONFLICT (entity_id, name) DO NOTHING"""
+        )
+        # An identifier another entity already holds stays with it: the raw record keeps
+        # the list's claim, and the two entities are worth an editor's look.
+        self.sql(
+            """INSERT INTO {identifier} (entity_id, scheme, value, country, note)
+            SELECT s.entity_id, i ->> 'scheme', left(i ->> 'value', 100), i ->> 'country',
+                left(i ->> 'note', 200)
+            FROM {stage} s CROSS JOIN LATERAL jsonb_array_elements(s.identifiers) i
+            WHERE s.touched
+            ON CONFLICT (scheme, value) DO NOTHING"""
+        )
+
+    def record_changes(self) -> None:
+        """Keep what this run changed against the previous one, entry by entry."""
+        self.sql(
+            """INSERT INTO {change} (run_id, entry_id, kind, name, programs_before, programs_after)
+            SELECT %(run)s, entry_id, change, left(name, 1000),
+                CASE WHEN change = 'programs' THEN previous_programs ELSE '{{}}' END,
+                programs
+            FROM {stage} WHERE change IS NOT NULL ORDER BY position"""
+        )
+        self.sql(
+            """INSERT INTO {change} (run_id, entry_id, kind, name, programs_before, programs_after)
+            SELECT %(run)s, id, 'removed', name, programs, '{{}}'
+            FROM {entry} WHERE list_name = %(list)s AND removed_by_id = %(run)s
+            ORDER BY number"""
+        )
+
+
+def _sort(kind: str) -> str:
+    """Entities a name may match across: persons with persons, vessels with vessels..."""
+    if kind in (EntityKind.PERSON, EntityKind.VESSEL, EntityKind.AIRCRAFT):
+        return kind
+    return "organisation"
+
+
+def _stage_row(position: int, entry: Entry) -> tuple:
+    raw = json.dumps(entry.raw, ensure_ascii=False, sort_keys=True)
+    aliases, seen = [], {entry.name}
+    for name, kind in entry.aliases:
+        name = " ".join(name.split())
+        if name and name not in seen:
+            seen.add(name)
+            aliases.append({"name": name, "kind": kind, "script": detect_script(name)})
+    identifiers = [
+        {"scheme": scheme, "value": value, "country": country, "note": note}
+        for scheme, value, country, note in dict.fromkeys(entry.identifiers)
+        if value
+    ]
+    return (
+        position,
+        entry.number,
+        entry.name,
+        normalise_name(entry.name),
+        detect_script(entry.name),
+        entry.entry_type,
+        entry.kind,
+        entry.programs,
+        sorted(set(entry.countries)),
+        entry.listed_on,
+        json.dumps(aliases, ensure_ascii=False),
+        json.dumps(identifiers, ensure_ascii=False),
+        raw,
+        hashlib.sha256(raw.encode()).hexdigest(),
+    )
+
+
+# Proposals -----------------------------------------------------------------------------
+
+_KINDS = {
+    ChangeKind.ADDED: (ActionKind.DESIGNATION, DesignationRole.LISTED),
+    ChangeKind.REMOVED: (ActionKind.DELISTING, DesignationRole.DELISTED),
+    ChangeKind.PROGRAMS: (ActionKind.AMENDMENT, DesignationRole.AMENDED),
+}
+
+
+def propose(run: ImportRun) -> list[Action]:
+    """Draft one action per group of the run's changes, as the list would announce them.
+
+    Additions are grouped by program set and listing date (the UN list gives one; OFAC's
+    date is the list's), removals by the programs they leave, program changes by the
+    programs gained and lost: entries designated together carry the same tags.
+    """
+    groups: dict[tuple, list[ListChange]] = defaultdict(list)
+    changes = run.changes.filter(action__isnull=True).select_related("entry")
+    for change in changes:
+        before, after = change.programs_before, change.programs_after
+        if change.kind == ChangeKind.ADDED:
+            key = (change.kind, tuple(after), change.entry.listed_on or run.published_on)
+        elif change.kind == ChangeKind.REMOVED:
+            key = (change.kind, tuple(before), run.published_on)
+        else:
+            gained = tuple(p for p in after if p not in before)
+            lost = tuple(p for p in before if p not in after)
+            key = (change.kind, gained, lost, run.published_on)
+        groups[key].append(change)
+    if not groups:
+        return []
+    authority = _authority(run.list_name)
+    actions = []
+    for key, members in sorted(groups.items(), key=lambda item: _group_order(item[0])):
+        members.sort(key=lambda c: _number_order(c.entry.number))
+        actions.append(_propose_group(run, authority, key, members))
+    return actions
+
+
+def _propose_group(run, authority, key, members) -> Action:
+    kind, role = _KINDS[key[0]]
+    codes = list(key[1] or key[2]) if key[0] == ChangeKind.PROGRAMS else list(key[1])
+    action = Action.objects.create(
+        title=_title(run, key, len(members))[:300],
+        kind=kind,
+        authority=authority,
+        announced_on=key[-1] or run.published_on or timezone.localdate(),
+        proposed_by=run,
+        notes=(
+            f"Proposed by import run {run.pk} from the {run.get_list_name_display()}"
+            f" ({', '.join(f['name'] for f in run.files)}). A list does not say who announced"
+            " a change: attach this proposal to the announcement if it is already entered,"
+            " or complete it (authority, legal basis, sources) and publish it."
+        ),
+    )
+    programs = [_program(code, authority) for code in codes]
+    action.programs.set(programs)
+    designations, seen = [], set()
+    for position, change in enumerate(members):
+        if change.entry.entity_id in seen:
+            continue  # two entries of one entity: one designation
+        seen.add(change.entry.entity_id)
+        designations.append(
+            Designation(
+                action=action,
+                entity_id=change.entry.entity_id,
+                role=role,
+                name_as_listed=change.name[:300],
+                position=position,
+            )
+        )
+    Designation.objects.bulk_create(designations)
+    Source.objects.create(
+        action=action,
+        kind=SourceKind.LIST_UPDATE,
+        title=_source_title(run)[:500],
+        publisher=authority.name,
+        url=run.files[0].get("url", ""),
+        published_on=run.published_on,
+        notes=(
+            f"Import run {run.pk}: "
+            + "; ".join(f"{f['name']} (SHA-256 {f['sha256']})" for f in run.files)
+        ),
+    )
+    ListChange.objects.filter(pk__in=[c.pk for c in members]).update(action=action)
+    return action
+
+
+def _title(run: ImportRun, key: tuple, count: int) -> str:
+    label = run.get_list_name_display()
+    entries = f"{count} entr{'y' if count == 1 else 'ies'}"
+    if key[0] == ChangeKind.ADDED:
+        return f"{label}: {entries} added under {', '.join(key[1]) or 'no program'}"
+    if key[0] == ChangeKind.REMOVED:
+        return f"{label}: {entries} removed from {', '.join(key[1]) or 'no program'}"
+    gained, lost = key[1], key[2]
+    parts = [
+        f"gain {', '.join(gained)}" if gained else "",
+        f"lose {', '.join(lost)}" if lost else "",
+    ]
+    return f"{label}: {entries} " + " and ".join(p for p in parts if p)
+
+
+def _source_title(run: ImportRun) -> str:
+    day = f" of {run.published_on:%Y-%m-%d}" if run.published_on else ""
+    return f"{run.get_list_name_display()}{day}, as imported (run {run.pk})"
+
+
+def _group_order(key: tuple):
+    kinds = list(_KINDS)
+    return (kinds.index(key[0]), str(key[-1]), key[1:-1])
+
+
+def _number_order(number: str):
+    return (len(number), number) if number.isdigit() else (0, number)
+
+
+def _authority(list_name: str) -> Authority:
+    fields = LIST_AUTHORITIES[list_name]
+    authority, _ = Authority.objects.get_or_create(slug=fields["slug"], defaults=fields)
+    return authority
+
+
+def _program(code: str, authority: Authority) -> Program:
+    program, _ = Program.objects.get_or_create(
+        code=code[:40], defaults={"name": code, "authority": authority}
+    )
+    return program

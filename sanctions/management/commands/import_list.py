@@ -1,0 +1,104 @@
+"""Import an official list: python manage.py import_list FORMAT FILE... [--force]."""
+
+import datetime
+import importlib
+import sys
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from sanctions.importers.lists import ImportFailed
+from sanctions.models import ChangeKind, ListName
+
+# FORMAT -> (module, function). Modules load on use, so one format's missing
+# dependency cannot break the others.
+IMPORTERS = {
+    "ofac-sdn-csv": ("sanctions.importers.ofac_csv", "import_csv"),
+    "ofac-xml": ("sanctions.importers.ofac_xml", "import_xml"),
+    "un-xml": ("sanctions.importers.un_xml", "import_xml"),
+    "ftm": ("sanctions.importers.ftm", "import_ftm"),
+}
+OFAC_LISTS = {"sdn": ListName.OFAC_SDN, "consolidated": ListName.OFAC_CONSOLIDATED}
+
+
+class Command(BaseCommand):
+    help = (
+        "Import an official list file, compare it with the list's previous import and"
+        " propose draft actions for what changed. ofac-sdn-csv takes sdn.csv with optional"
+        " add.csv and alt.csv; the other formats take one file."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("format", choices=sorted(IMPORTERS))
+        parser.add_argument("files", nargs="+", type=Path, metavar="FILE")
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="Import a file older than the last import, or whose size jumped.",
+        )
+        parser.add_argument(
+            "--published-on",
+            type=datetime.date.fromisoformat,
+            metavar="YYYY-MM-DD",
+            help="The list's date, for the CSV files that do not carry one"
+            " (default: a date in the file name, else today).",
+        )
+        parser.add_argument(
+            "--list",
+            dest="ofac_list",
+            choices=sorted(OFAC_LISTS),
+            help="Which OFAC list the file is (default: consolidated if its name starts"
+            " with 'cons', else sdn).",
+        )
+        parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
+
+    def handle(self, *args, format, files, force, published_on, ofac_list, no_progress, **options):
+        for path in files:
+            if not path.is_file():
+                raise CommandError(f"{path}: no such file")
+        module, name = IMPORTERS[format]
+        importer = getattr(importlib.import_module(module), name)
+        progress = not no_progress and options["verbosity"] > 0 and sys.stderr.isatty()
+        if format == "ftm":
+            for path in files:
+                counts = importer(path, stdout=self.stdout, progress=progress)
+                summary = ", ".join(f"{count} {key}" for key, count in counts.items())
+                self.stdout.write(f"{path.name}: {summary}")
+            return
+
+        kwargs = {"force": force, "progress": progress}
+        if format == "ofac-sdn-csv":
+            kwargs["published_on"] = published_on
+        elif published_on:
+            raise CommandError("--published-on is for the CSV files; XML files carry their date")
+        elif len(files) != 1:
+            raise CommandError(f"{format} takes one file")
+        if ofac_list:
+            if not format.startswith("ofac"):
+                raise CommandError("--list is for OFAC files")
+            kwargs["list_name"] = OFAC_LISTS[ofac_list]
+        try:
+            run = importer(files if format == "ofac-sdn-csv" else files[0], **kwargs)
+        except ImportFailed as exc:
+            raise CommandError(
+                f"import refused (run {exc.run.pk} recorded as failed): {exc}"
+            ) from None
+        self.stdout.write(describe(run))
+
+
+def describe(run) -> str:
+    """One line on what a completed run read and changed."""
+    changes = {kind: run.changes.filter(kind=kind).count() for kind in ChangeKind}
+    day = f"{run.published_on:%Y-%m-%d}" if run.published_on else "undated"
+    text = (
+        f"Run {run.pk} ({run.get_list_name_display()}, {day}): {run.entry_count} entries;"
+        f" {run.created} entities created, {run.updated} updated, {run.unchanged} unchanged."
+    )
+    if run.previous_id is None:
+        return text + " First import of this list: recorded as its baseline."
+    return text + (
+        f" Against run {run.previous_id}: {changes[ChangeKind.ADDED]} added,"
+        f" {changes[ChangeKind.REMOVED]} removed,"
+        f" {changes[ChangeKind.PROGRAMS]} with changed programs;"
+        f" {run.proposals.count()} actions proposed."
+    )
