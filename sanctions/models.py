@@ -10,19 +10,56 @@ import unicodedata
 from dataclasses import dataclass
 
 import pghistory
+import pgtrigger
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models, transaction
 from django.db.models import Q
-from django.db.models.functions import Upper
+from django.db.models.functions import Replace, Upper
 from django.urls import reverse
 from django.utils import timezone
 
 
-def track_history():
+def track_history(*, exclude: list[str] | None = None):
     """Keep every insert, update and delete of a curated table, with who and when."""
     return pghistory.track(
-        pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent()
+        pghistory.InsertEvent(),
+        pghistory.UpdateEvent(),
+        pghistory.DeleteEvent(),
+        exclude=exclude,
+    )
+
+
+# Recomputes an action's full-text document when one of its designations or sources
+# changes; the function itself is created by migration 0004_search.
+_REFRESH_ACTION_DOCUMENT = """
+    IF TG_OP <> 'INSERT' THEN
+        UPDATE sanctions_action a
+           SET search_vector = sanctions_action_document(a.id, a.title, a.summary)
+         WHERE a.id = OLD.action_id;
+    END IF;
+    IF TG_OP = 'INSERT' THEN
+        UPDATE sanctions_action a
+           SET search_vector = sanctions_action_document(a.id, a.title, a.summary)
+         WHERE a.id = NEW.action_id;
+    ELSIF TG_OP = 'UPDATE' THEN
+        IF NEW.action_id <> OLD.action_id THEN
+            UPDATE sanctions_action a
+               SET search_vector = sanctions_action_document(a.id, a.title, a.summary)
+             WHERE a.id = NEW.action_id;
+        END IF;
+    END IF;
+    RETURN NULL;
+"""
+
+
+def refresh_action_document_trigger(name: str) -> pgtrigger.Trigger:
+    return pgtrigger.Trigger(
+        name=name,
+        when=pgtrigger.After,
+        operation=pgtrigger.Insert | pgtrigger.Update | pgtrigger.Delete,
+        func=_REFRESH_ACTION_DOCUMENT,
     )
 
 
@@ -141,7 +178,7 @@ class ActionQuerySet(models.QuerySet):
         )
 
 
-@track_history()
+@track_history(exclude=["search_vector"])
 class Action(models.Model):
     """One announcement by one authority on one date."""
 
@@ -181,6 +218,11 @@ class Action(models.Model):
         related_name="proposals",
         help_text="The list import that proposed this action.",
     )
+    search_vector = SearchVectorField(
+        null=True,
+        editable=False,
+        help_text="Title (A), summary (B), designations and source titles (C); kept by triggers.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -208,6 +250,19 @@ class Action(models.Model):
                 name="action_published_date_idx",
             ),
             models.Index(fields=["authority", "-announced_on"], name="action_authority_date_idx"),
+            # Full-text search over actions.
+            GinIndex(fields=["search_vector"], name="action_search_gin"),
+        ]
+        triggers = [
+            pgtrigger.Trigger(
+                name="action_document",
+                when=pgtrigger.Before,
+                operation=pgtrigger.Insert | pgtrigger.UpdateOf("title", "summary"),
+                func="""
+                    NEW.search_vector := sanctions_action_document(NEW.id, NEW.title, NEW.summary);
+                    RETURN NEW;
+                """,
+            ),
         ]
         permissions = [("publish_action", "Can publish and unpublish actions")]
 
@@ -427,6 +482,41 @@ class Alias(models.Model):
         return self.name
 
 
+class EntityName(models.Model):
+    """One searchable name of an entity, its primary name or an alias, with its name key.
+
+    Derived from Entity.name and Alias.name by ``sanctions.search.index_names``: the key
+    is a Python transliteration (``sanctions.search.name_key``) that SQL cannot compute.
+    """
+
+    entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="search_names")
+    name = models.CharField(max_length=300)
+    key = models.CharField(max_length=300)
+    is_primary = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["entity", "name"], name="entityname_unique"),
+        ]
+        indexes = [
+            # Fuzzy matches: key % query, query <% key.
+            GinIndex(OpClass("key", name="gin_trgm_ops"), name="entityname_key_trgm"),
+            # The key without spaces, so "luoluo" meets "luo luo" and pinyin syllables
+            # ("bei jing") meet words ("beijing").
+            GinIndex(
+                OpClass(Replace("key", models.Value(" "), models.Value("")), name="gin_trgm_ops"),
+                name="entityname_compact_trgm",
+            ),
+            # Exact and prefix matches.
+            models.Index(
+                fields=["key"], name="entityname_key_prefix", opclasses=["varchar_pattern_ops"]
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
 class IdentifierScheme(models.TextChoices):
     """The register an identifier comes from."""
 
@@ -530,6 +620,7 @@ class Designation(models.Model):
 
     class Meta:
         ordering = ["action", "position", "pk"]
+        triggers = [refresh_action_document_trigger("designation_action_document")]
         constraints = [
             models.UniqueConstraint(fields=["action", "entity"], name="designation_unique"),
         ]
@@ -572,6 +663,7 @@ class Source(models.Model):
     notes = models.TextField(blank=True, help_text="How the source was confirmed.")
 
     class Meta:
+        triggers = [refresh_action_document_trigger("source_action_document")]
         ordering = ["action", "published_on", "pk"]
 
     def __str__(self):
@@ -609,7 +701,7 @@ class ArticleQuerySet(models.QuerySet):
         )
 
 
-@track_history()
+@track_history(exclude=["search_vector"])
 class Article(models.Model):
     """A news or analysis item covering one or more actions."""
 
@@ -626,6 +718,12 @@ class Article(models.Model):
     entities = models.ManyToManyField(
         Entity, blank=True, related_name="articles", help_text="Entities the article mentions."
     )
+    search_vector = models.GeneratedField(
+        expression=SearchVector("headline", weight="A", config="english")
+        + SearchVector("excerpt", weight="B", config="english"),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -636,6 +734,8 @@ class Article(models.Model):
         indexes = [
             # The public article list, newest first.
             models.Index(fields=["-published_on", "-id"], name="article_date_idx"),
+            # Full-text search over articles.
+            GinIndex(fields=["search_vector"], name="article_search_gin"),
         ]
 
     def __str__(self):
