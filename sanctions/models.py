@@ -647,8 +647,36 @@ class SourceKind(models.TextChoices):
     OTHER = "other", "Other"
 
 
-@track_history()
-class Source(models.Model):
+# Link-check fields change on every check; history would only record their churn.
+LINK_STATUS_FIELDS = ["link_checked_at", "link_failures", "link_dead_since"]
+
+
+class LinkStatus(models.Model):
+    """Where a record's URL stood at its last check; kept by sanctions.coverage.check_link."""
+
+    link_checked_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When the link was last checked."
+    )
+    link_failures = models.PositiveSmallIntegerField(
+        default=0, editable=False, help_text="Failed checks in a row since the last success."
+    )
+    link_dead_since = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="First failed check of the run that marked the link dead; empty while alive.",
+    )
+
+    class Meta:
+        abstract = True
+
+    @property
+    def link_is_dead(self):
+        return self.link_dead_since is not None
+
+
+@track_history(exclude=LINK_STATUS_FIELDS)
+class Source(LinkStatus):
     """An official document behind an action."""
 
     action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="sources")
@@ -701,11 +729,11 @@ class ArticleQuerySet(models.QuerySet):
         )
 
 
-@track_history(exclude=["search_vector"])
-class Article(models.Model):
+@track_history(exclude=["search_vector", "text", *LINK_STATUS_FIELDS])
+class Article(LinkStatus):
     """A news or analysis item covering one or more actions."""
 
-    url = models.URLField(max_length=1000, unique=True, help_text="Canonical URL.")
+    url = models.URLField(max_length=2048, unique=True, help_text="Canonical URL, normalised.")
     headline = models.CharField(max_length=500)
     outlet = models.ForeignKey(
         Outlet, on_delete=models.PROTECT, null=True, blank=True, related_name="articles"
@@ -714,6 +742,15 @@ class Article(models.Model):
     author = models.CharField(max_length=300, blank=True)
     language = models.CharField(max_length=10, blank=True, help_text="BCP 47 tag, e.g. en.")
     excerpt = models.TextField(blank=True)
+    text = models.TextField(
+        blank=True, help_text="Main text as extracted, for search and suggestions; not public."
+    )
+    final_url = models.URLField(
+        max_length=2048,
+        blank=True,
+        editable=False,
+        help_text="Where the URL led when it was fetched, after redirects.",
+    )
     notes = models.TextField(blank=True)
     entities = models.ManyToManyField(
         Entity, blank=True, related_name="articles", help_text="Entities the article mentions."
@@ -969,3 +1006,333 @@ class ProposedAction(Action):
             self.sources.update(action=action)
             self.list_changes.update(action=action)
             self.delete()
+
+
+# News coverage pipeline: pasted URLs become fetch jobs; a worker fetches each, archives a
+# snapshot and stores the article (sanctions/coverage.py, sanctions/tasks.py).
+
+
+def _one_of(*fields: str) -> Q:
+    """Exactly one of the nullable foreign keys is set."""
+    conditions = [
+        Q(**{f"{f}__isnull": False}, **{f"{o}__isnull": True for o in fields if o != f})
+        for f in fields
+    ]
+    result = conditions[0]
+    for condition in conditions[1:]:
+        result |= condition
+    return result
+
+
+class SnapshotQuerySet(models.QuerySet):
+    def public(self):
+        """Snapshots of records the public may see."""
+        return self.filter(
+            Q(article__in=Article.objects.visible())
+            | Q(source__action__status=ActionStatus.PUBLISHED)
+        )
+
+
+@track_history()
+class Snapshot(models.Model):
+    """An archived copy of an article's or a source's page, exactly as fetched.
+
+    Files are named by their SHA-256, so the same bytes are stored once.
+    """
+
+    article = models.ForeignKey(
+        Article, on_delete=models.PROTECT, null=True, blank=True, related_name="snapshots"
+    )
+    source = models.ForeignKey(
+        Source, on_delete=models.PROTECT, null=True, blank=True, related_name="snapshots"
+    )
+    file = models.FileField(upload_to="snapshots/", max_length=200)
+    sha256 = models.CharField(max_length=64, help_text="SHA-256 of the file.")
+    size = models.PositiveBigIntegerField(help_text="Bytes, after content decoding.")
+    url = models.URLField(max_length=2048, help_text="The URL requested.")
+    final_url = models.URLField(max_length=2048, help_text="The URL that answered.")
+    status = models.PositiveSmallIntegerField(help_text="HTTP status of the final response.")
+    content_type = models.CharField(max_length=100)
+    fetched_at = models.DateTimeField()
+
+    objects = SnapshotQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-fetched_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=_one_of("article", "source"), name="snapshot_one_record"
+            ),
+            models.CheckConstraint(
+                condition=Q(sha256__regex=r"^[0-9a-f]{64}$"), name="snapshot_sha256_hex"
+            ),
+            # A repeated fetch of unchanged bytes adds no second snapshot.
+            models.UniqueConstraint(
+                fields=["article", "sha256"],
+                condition=Q(article__isnull=False),
+                name="snapshot_unique_article_sha256",
+            ),
+            models.UniqueConstraint(
+                fields=["source", "sha256"],
+                condition=Q(source__isnull=False),
+                name="snapshot_unique_source_sha256",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Snapshot of {self.final_url} at {self.fetched_at:%Y-%m-%d %H:%M}"
+
+    def get_absolute_url(self):
+        return reverse("snapshot_download", args=[self.pk])
+
+    @property
+    def download_name(self) -> str:
+        extension = "pdf" if self.content_type == "application/pdf" else "html"
+        return f"snapshot-{self.pk}-{self.sha256[:12]}.{extension}"
+
+
+class FetchStatus(models.TextChoices):
+    """Where a pasted URL stands."""
+
+    QUEUED = "queued", "Queued"  # waiting for a worker, or for a retry after a transient failure
+    FETCHING = "fetching", "Fetching"  # claimed by a worker at claimed_at
+    DONE = "done", "Done"  # article stored and linked
+    FAILED = "failed", "Failed"  # `reason` says why; pasting the URL again retries it
+
+
+class FetchJobQuerySet(models.QuerySet):
+    def claim(self, pk: int, *, stale_before: datetime.datetime) -> bool:
+        """Take a queued job, or one whose claim is older than `stale_before`; False if taken.
+
+        A worker killed mid-fetch leaves its job "fetching"; once the claim is older than
+        the task's hard time limit no live worker can still hold it.
+        """
+        claimable = Q(status=FetchStatus.QUEUED) | Q(
+            status=FetchStatus.FETCHING, claimed_at__lt=stale_before
+        )
+        return bool(
+            self.filter(claimable, pk=pk).update(
+                status=FetchStatus.FETCHING,
+                claimed_at=timezone.now(),
+                attempts=models.F("attempts") + 1,
+            )
+        )
+
+
+@track_history()
+class FetchJob(models.Model):
+    """One URL an editor pasted, to be fetched, archived and linked to an action."""
+
+    url = models.URLField(max_length=2048, help_text="The URL as pasted.")
+    normalized_url = models.URLField(
+        max_length=2048, help_text="Tracking parameters and fragment removed; the job's key."
+    )
+    action = models.ForeignKey(
+        Action,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="fetch_jobs",
+        help_text="The action the article is linked to when stored.",
+    )
+    status = models.CharField(
+        max_length=10, choices=FetchStatus.choices, default=FetchStatus.QUEUED
+    )
+    reason = models.TextField(blank=True, help_text="Why the fetch failed or is retried.")
+    attempts = models.PositiveSmallIntegerField(default=0)
+    article = models.ForeignKey(
+        Article, on_delete=models.PROTECT, null=True, blank=True, related_name="fetch_jobs"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = FetchJobQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=FetchStatus.values), name="fetchjob_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=FetchStatus.FAILED) | ~Q(reason=""),
+                name="fetchjob_failed_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=FetchStatus.DONE) | Q(article__isnull=False),
+                name="fetchjob_done_has_article",
+            ),
+            # Pasting the same URL again for the same action finds the job already there.
+            models.UniqueConstraint(
+                fields=["normalized_url", "action"],
+                condition=Q(action__isnull=False),
+                name="fetchjob_unique_url_action",
+            ),
+            models.UniqueConstraint(
+                fields=["normalized_url"],
+                condition=Q(action__isnull=True),
+                name="fetchjob_unique_url_unlinked",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.url} ({self.status})"
+
+    def _leave_fetching(self, **fields) -> bool:
+        """Move a claimed job on; False if another attempt already moved it."""
+        updated = FetchJob.objects.filter(pk=self.pk, status=FetchStatus.FETCHING).update(**fields)
+        if updated:
+            for name, value in fields.items():
+                setattr(self, name, value)
+        return bool(updated)
+
+    def finish(self, article: Article) -> bool:
+        """Record the stored article."""
+        return self._leave_fetching(
+            status=FetchStatus.DONE, article=article, reason="", finished_at=timezone.now()
+        )
+
+    def fail(self, reason: str) -> bool:
+        """Record why the URL could not be fetched or read."""
+        return self._leave_fetching(
+            status=FetchStatus.FAILED, reason=reason[:2000], finished_at=timezone.now()
+        )
+
+    def release(self, reason: str) -> bool:
+        """Put a claimed job back in the queue after a transient failure."""
+        return self._leave_fetching(status=FetchStatus.QUEUED, reason=reason[:2000])
+
+    def requeue(self) -> bool:
+        """Queue a failed job again, when its URL is pasted again."""
+        updated = FetchJob.objects.filter(pk=self.pk, status=FetchStatus.FAILED).update(
+            status=FetchStatus.QUEUED, reason="", finished_at=None
+        )
+        if updated:
+            self.status, self.reason, self.finished_at = FetchStatus.QUEUED, "", None
+        return bool(updated)
+
+
+class LinkCheck(models.Model):
+    """One check of a source's or an article's URL. A log written in bulk: no history."""
+
+    article = models.ForeignKey(
+        Article, on_delete=models.CASCADE, null=True, blank=True, related_name="link_checks"
+    )
+    source = models.ForeignKey(
+        Source, on_delete=models.CASCADE, null=True, blank=True, related_name="link_checks"
+    )
+    url = models.URLField(max_length=2048)
+    checked_at = models.DateTimeField(default=timezone.now)
+    ok = models.BooleanField()
+    status = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="HTTP status, when the server answered."
+    )
+    final_url = models.URLField(max_length=2048, blank=True)
+    reason = models.CharField(max_length=500, blank=True, help_text="Why the check failed.")
+
+    class Meta:
+        ordering = ["-checked_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=_one_of("article", "source"), name="linkcheck_one_record"
+            ),
+        ]
+        indexes = [
+            # A record's latest checks: when its run of failures began, the admin's list.
+            models.Index(fields=["article", "-checked_at"], name="linkcheck_article_idx"),
+            models.Index(fields=["source", "-checked_at"], name="linkcheck_source_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.url} {'ok' if self.ok else 'failed'} at {self.checked_at:%Y-%m-%d %H:%M}"
+
+
+class SuggestionStatus(models.TextChoices):
+    """An editor's answer to a suggestion."""
+
+    PENDING = "pending", "Pending"  # not yet seen
+    ACCEPTED = "accepted", "Accepted"  # the link was made
+    DISMISSED = "dismissed", "Dismissed"  # wrong; never suggested again
+
+
+@track_history()
+class Suggestion(models.Model):
+    """An entity an article names, or an action it may cover, for an editor to confirm."""
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="suggestions")
+    entity = models.ForeignKey(
+        Entity, on_delete=models.CASCADE, null=True, blank=True, related_name="suggestions"
+    )
+    action = models.ForeignKey(
+        Action, on_delete=models.CASCADE, null=True, blank=True, related_name="suggestions"
+    )
+    matched_name = models.CharField(
+        max_length=300, help_text="The entity name or alias found in the article's text."
+    )
+    status = models.CharField(
+        max_length=10, choices=SuggestionStatus.choices, default=SuggestionStatus.PENDING
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=_one_of("entity", "action"), name="suggestion_one_target"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=SuggestionStatus.values), name="suggestion_status_valid"
+            ),
+            models.UniqueConstraint(
+                fields=["article", "entity"],
+                condition=Q(entity__isnull=False),
+                name="suggestion_unique_entity",
+            ),
+            models.UniqueConstraint(
+                fields=["article", "action"],
+                condition=Q(action__isnull=False),
+                name="suggestion_unique_action",
+            ),
+        ]
+        indexes = [
+            # The editors' queue: pending suggestions, newest first.
+            models.Index(
+                fields=["-created_at"],
+                condition=Q(status="pending"),
+                name="suggestion_pending_idx",
+            ),
+        ]
+
+    def __str__(self):
+        target = self.entity or self.action
+        return f"{self.article} → {target}"
+
+    def _decide(self, status: str) -> bool:
+        now = timezone.now()
+        updated = Suggestion.objects.filter(pk=self.pk, status=SuggestionStatus.PENDING).update(
+            status=status, decided_at=now
+        )
+        if updated:
+            self.status, self.decided_at = status, now
+        return bool(updated)
+
+    def accept(self) -> bool:
+        """Make the suggested link: the entity is mentioned, or the article reports the action."""
+        with transaction.atomic():
+            if not self._decide(SuggestionStatus.ACCEPTED):
+                return False
+            if self.entity_id is not None:
+                self.article.entities.add(self.entity_id)
+            else:
+                Coverage.objects.get_or_create(
+                    action_id=self.action_id,
+                    article_id=self.article_id,
+                    defaults={"relation": CoverageRelation.REPORTS},
+                )
+        return True
+
+    def dismiss(self) -> bool:
+        """Reject the suggestion; it is kept so it is not suggested again."""
+        return self._decide(SuggestionStatus.DISMISSED)
