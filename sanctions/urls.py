@@ -1,7 +1,7 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from . import api, views
+from . import api, exports, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -18,4 +18,10 @@ urlpatterns += [
     path("api/v1/", include(api.router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
+]
+
+# Bulk exports: the dataset index, live filtered streams and the periodic full dumps.
+urlpatterns += [
+    path("exports/", exports.index, name="exports"),
+    path("exports/<str:name>", exports.download, name="export_download"),
 ]

@@ -1,0 +1,221 @@
+"""The tracker's records as FollowTheMoney entities, and the vocabulary to read them back.
+
+exports.py writes ftm.jsonl with these builders; importers/ftm.py reads such files with
+the same tables, so that export → import → export gives the same records:
+
+- Entity → Organization, Company, PublicBody (state_body), Person, Vessel or Airplane;
+  aliases as alias / previousName / weakAlias; registration, tax, IMO and passport
+  numbers as their properties where the schema has them, other identifiers as an
+  Identification (type = the scheme's label);
+- Relation → Ownership (owner = object) for "subsidiary of" and "owned by", otherwise
+  UnknownLink, the kind's label as role;
+- Designation → Sanction: authority, country (the authority's jurisdiction), program,
+  provisions (the measures, and "Legal basis: <name>" per legal basis), reason,
+  listingDate (announced), startDate (effective), date (gazetted), authorityId
+  (document numbers), sourceUrl (confirmed official sources), recordId (the action's
+  key, which regroups an action's Sanctions), summary (the action's title), status
+  (the action kind's and the role's labels), namesMentioned (the name as listed);
+- Article → Article; Coverage → Documentation from the article to each entity of the
+  covered action (role = the coverage label, recordId = the action's key); a mention
+  → Documentation with role "Mentioned".
+
+Ids are stable: an entity keeps its reference when that is a valid FtM id (an imported
+entity keeps its source's id), else "st-entity-<pk>"; the other records have a digest
+of their natural key.
+"""
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterator
+
+from followthemoney import model
+
+from .models import (
+    ActionKind,
+    AliasKind,
+    CoverageRelation,
+    DesignationRole,
+    EntityKind,
+    IdentifierScheme,
+    Jurisdiction,
+    RelationKind,
+)
+
+SCHEMA_BY_KIND = {
+    EntityKind.ORGANIZATION: "Organization",
+    EntityKind.COMPANY: "Company",
+    EntityKind.STATE_BODY: "PublicBody",
+    EntityKind.PERSON: "Person",
+    EntityKind.VESSEL: "Vessel",
+    EntityKind.AIRCRAFT: "Airplane",
+}
+ALIAS_PROPERTY = {
+    AliasKind.AKA: "alias",
+    AliasKind.ORIGINAL: "alias",
+    AliasKind.LISTED: "alias",
+    AliasKind.FKA: "previousName",
+    AliasKind.WEAK: "weakAlias",
+}
+# Identifier schemes with a property of their own, used where the entity's schema has it.
+IDENTIFIER_PROPERTY = {
+    IdentifierScheme.REGISTRATION: "registrationNumber",
+    IdentifierScheme.TAX: "taxNumber",
+    IdentifierScheme.IMO: "imoNumber",
+    IdentifierScheme.PASSPORT: "passportNumber",
+}
+OWNERSHIP_KINDS = {RelationKind.SUBSIDIARY_OF, RelationKind.OWNED_BY}
+# FtM has no property for the instrument a sanction was taken under; provisions (the
+# "scope of sanctions") carries it after this prefix, beside the measures.
+LEGAL_BASIS_PREFIX = "Legal basis: "
+MENTION_ROLE = "Mentioned"
+# Countries: FtM codes are lower case; Jurisdiction.OTHER ("XX") has no FtM code.
+NO_COUNTRY = Jurisdiction.OTHER
+
+
+def make_id(kind: str, *parts) -> str:
+    """A stable id for a record with no key of its own: a digest of its natural key."""
+    digest = hashlib.sha1("\x1f".join(map(str, parts)).encode(), usedforsecurity=False)
+    return f"st-{kind}-{digest.hexdigest()}"
+
+
+def is_valid_id(value: str) -> bool:
+    return model.get("Thing").properties["sanctions"].type.clean(value) == value
+
+
+def entity_id(pk: int, reference: str | None) -> str:
+    """The entity's FtM id: its reference where that is a valid id, else derived."""
+    if not reference:
+        return f"st-entity-{pk}"
+    return reference if is_valid_id(reference) else make_id("entity", reference)
+
+
+def action_key(pk: int, reference: str | None) -> str:
+    """The key an action's Sanctions carry as recordId, so an import can regroup them."""
+    return reference or f"st-action-{pk}"
+
+
+def record(schema: str, id: str, properties: dict) -> dict:
+    """A cleaned FtM record: values the schema cannot hold are dropped, as FtM does."""
+    proxy = model.make_entity(schema)
+    proxy.id = id
+    for name, values in properties.items():
+        proxy.add(name, values, quiet=True)
+    return proxy.to_dict()
+
+
+def entity_records(entity: dict) -> Iterator[dict]:
+    """The entity, then an Identification per identifier without a property of its own.
+
+    `entity` holds pk, reference, kind, name, countries, description, aliases
+    [(name, kind)] and identifiers [(scheme, value, country)].
+    """
+    schema = model.get(SCHEMA_BY_KIND[entity["kind"]])
+    id = entity_id(entity["pk"], entity["reference"])
+    properties = defaultdict(list)
+    properties["name"] = [entity["name"]]
+    properties["country"] = [code.lower() for code in entity["countries"]]
+    properties["description"] = [entity["description"]]
+    for name, kind in entity["aliases"]:
+        properties[ALIAS_PROPERTY[kind]].append(name)
+    identifications = []
+    for scheme, value, country in entity["identifiers"]:
+        prop = IDENTIFIER_PROPERTY.get(scheme)
+        if prop in schema.properties:
+            properties[prop].append(value)
+        else:
+            identifications.append((scheme, value, country))
+    yield record(schema.name, id, properties)
+    for scheme, value, country in identifications:
+        yield record(
+            "Identification",
+            make_id("identification", scheme, value),
+            {
+                "holder": id,
+                "number": value,
+                "type": IdentifierScheme(scheme).label,
+                "country": country.lower(),
+            },
+        )
+
+
+def sanction_record(action: dict, designation: tuple) -> dict:
+    """One designation as a Sanction; `action` and `designation` as exports.action_chunks."""
+    (entity_pk, reference, _, _, _, role, name_as_listed, _, basis_name, measures, reason) = (
+        designation
+    )
+    entity = entity_id(entity_pk, reference)
+    key = action_key(action["pk"], action["reference"])
+    legal_bases = [basis_name] if basis_name else [name for _, name in action["legal_bases"]]
+    jurisdiction = action["authority__jurisdiction"]
+    return record(
+        "Sanction",
+        make_id("sanction", key, entity),
+        {
+            "entity": entity,
+            "authority": action["authority__name"],
+            "country": jurisdiction.lower() if jurisdiction != NO_COUNTRY else None,
+            "program": action["programs"],
+            "provisions": [measures] + [LEGAL_BASIS_PREFIX + name for name in legal_bases],
+            "reason": reason,
+            "listingDate": action["announced_on"],
+            "startDate": action["effective_on"],
+            "date": action["gazetted_on"],
+            "authorityId": action["document_numbers"],
+            "sourceUrl": action["source_urls"],
+            "recordId": key,
+            "summary": action["title"],
+            "status": [ActionKind(action["kind"]).label, DesignationRole(role).label],
+            "namesMentioned": name_as_listed,
+        },
+    )
+
+
+def relation_record(subject: str, object: str, kind: str) -> dict:
+    """A relation between two entities given by their FtM ids."""
+    role = RelationKind(kind).label
+    id = make_id("relation", subject, object, kind)
+    if kind in OWNERSHIP_KINDS:
+        return record("Ownership", id, {"owner": object, "asset": subject, "role": role})
+    return record("UnknownLink", id, {"subject": subject, "object": object, "role": role})
+
+
+def article_id(url: str) -> str:
+    return make_id("article", url)
+
+
+def article_record(article: dict) -> dict:
+    return record(
+        "Article",
+        article_id(article["url"]),
+        {
+            "title": article["headline"],
+            "sourceUrl": article["url"],
+            "publishedAt": article["published_on"],
+            "author": article["author"],
+            "language": article["language"],
+            "publisher": article["outlet__name"],
+            "summary": article["excerpt"],
+        },
+    )
+
+
+def coverage_record(article: str, entity: str, relation: str, key: str) -> dict:
+    """An article covering an action, as Documentation of one of the action's entities."""
+    return record(
+        "Documentation",
+        make_id("documentation", article, entity, key),
+        {
+            "document": article,
+            "entity": entity,
+            "role": CoverageRelation(relation).label,
+            "recordId": key,
+        },
+    )
+
+
+def mention_record(article: str, entity: str) -> dict:
+    return record(
+        "Documentation",
+        make_id("documentation", article, entity, MENTION_ROLE),
+        {"document": article, "entity": entity, "role": MENTION_ROLE},
+    )
