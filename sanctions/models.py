@@ -31,35 +31,30 @@ def track_history(*, exclude: list[str] | None = None):
     )
 
 
-# Recomputes an action's full-text document when one of its designations or sources
-# changes; the function itself is created by migration 0004_search.
-_REFRESH_ACTION_DOCUMENT = """
+# An action's derived columns (its full-text document and the countries of its
+# entities) are recomputed by the database whenever a designation or source changes;
+# the SQL function sanctions_refresh_action is created by migration 0006_action_countries.
+_REFRESH_ACTION = """
     IF TG_OP <> 'INSERT' THEN
-        UPDATE sanctions_action a
-           SET search_vector = sanctions_action_document(a.id, a.title, a.summary)
-         WHERE a.id = OLD.action_id;
+        PERFORM sanctions_refresh_action(OLD.action_id);
     END IF;
     IF TG_OP = 'INSERT' THEN
-        UPDATE sanctions_action a
-           SET search_vector = sanctions_action_document(a.id, a.title, a.summary)
-         WHERE a.id = NEW.action_id;
+        PERFORM sanctions_refresh_action(NEW.action_id);
     ELSIF TG_OP = 'UPDATE' THEN
         IF NEW.action_id <> OLD.action_id THEN
-            UPDATE sanctions_action a
-               SET search_vector = sanctions_action_document(a.id, a.title, a.summary)
-             WHERE a.id = NEW.action_id;
+            PERFORM sanctions_refresh_action(NEW.action_id);
         END IF;
     END IF;
     RETURN NULL;
 """
 
 
-def refresh_action_document_trigger(name: str) -> pgtrigger.Trigger:
+def refresh_action_trigger(name: str) -> pgtrigger.Trigger:
     return pgtrigger.Trigger(
         name=name,
         when=pgtrigger.After,
         operation=pgtrigger.Insert | pgtrigger.Update | pgtrigger.Delete,
-        func=_REFRESH_ACTION_DOCUMENT,
+        func=_REFRESH_ACTION,
     )
 
 
@@ -178,7 +173,7 @@ class ActionQuerySet(models.QuerySet):
         )
 
 
-@track_history(exclude=["search_vector"])
+@track_history(exclude=["search_vector", "countries"])
 class Action(models.Model):
     """One announcement by one authority on one date."""
 
@@ -223,6 +218,12 @@ class Action(models.Model):
         editable=False,
         help_text="Title (A), summary (B), designations and source titles (C); kept by triggers.",
     )
+    countries = ArrayField(
+        models.CharField(max_length=2),
+        default=list,
+        editable=False,
+        help_text="Countries of the entities it concerns; kept by triggers.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -252,6 +253,8 @@ class Action(models.Model):
             models.Index(fields=["authority", "-announced_on"], name="action_authority_date_idx"),
             # Full-text search over actions.
             GinIndex(fields=["search_vector"], name="action_search_gin"),
+            # The country filter and facet: countries @> ARRAY['PK'].
+            GinIndex(fields=["countries"], name="action_countries_gin"),
         ]
         triggers = [
             pgtrigger.Trigger(
@@ -338,7 +341,7 @@ class StatusLine:
         return self.status == "listed"
 
 
-@track_history()
+@track_history(exclude=["search_vector"])
 class Entity(models.Model):
     """An organisation, company, state body, person, vessel or aircraft."""
 
@@ -353,6 +356,12 @@ class Entity(models.Model):
     description = models.TextField(blank=True)
     reference = models.SlugField(
         max_length=100, unique=True, null=True, blank=True, help_text="Stable external key."
+    )
+    search_vector = models.GeneratedField(
+        expression=SearchVector("name", weight="A", config="simple")
+        + SearchVector("description", weight="B", config="simple"),
+        output_field=SearchVectorField(),
+        db_persist=True,
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -373,6 +382,20 @@ class Entity(models.Model):
             GinIndex(fields=["countries"], name="entity_countries_gin"),
             # icontains wraps the column in UPPER(); this index serves that form.
             GinIndex(OpClass(Upper("name"), name="gin_trgm_ops"), name="entity_name_upper_trgm"),
+            # Words of the description (addresses, parent bodies) when no name matches.
+            GinIndex(fields=["search_vector"], name="entity_search_gin"),
+        ]
+        triggers = [
+            pgtrigger.Trigger(
+                name="entity_countries_to_actions",
+                when=pgtrigger.After,
+                operation=pgtrigger.UpdateOf("countries"),
+                func="""
+                    PERFORM sanctions_refresh_action(d.action_id)
+                       FROM sanctions_designation d WHERE d.entity_id = NEW.id;
+                    RETURN NULL;
+                """,
+            ),
         ]
 
     def __str__(self):
@@ -620,7 +643,7 @@ class Designation(models.Model):
 
     class Meta:
         ordering = ["action", "position", "pk"]
-        triggers = [refresh_action_document_trigger("designation_action_document")]
+        triggers = [refresh_action_trigger("designation_refresh_action")]
         constraints = [
             models.UniqueConstraint(fields=["action", "entity"], name="designation_unique"),
         ]
@@ -691,7 +714,7 @@ class Source(LinkStatus):
     notes = models.TextField(blank=True, help_text="How the source was confirmed.")
 
     class Meta:
-        triggers = [refresh_action_document_trigger("source_action_document")]
+        triggers = [refresh_action_trigger("source_refresh_action")]
         ordering = ["action", "published_on", "pk"]
 
     def __str__(self):
@@ -729,7 +752,7 @@ class ArticleQuerySet(models.QuerySet):
         )
 
 
-@track_history(exclude=["search_vector", "text", *LINK_STATUS_FIELDS])
+@track_history(exclude=["search_document", "text", *LINK_STATUS_FIELDS])
 class Article(LinkStatus):
     """A news or analysis item covering one or more actions."""
 
@@ -755,9 +778,10 @@ class Article(LinkStatus):
     entities = models.ManyToManyField(
         Entity, blank=True, related_name="articles", help_text="Entities the article mentions."
     )
-    search_vector = models.GeneratedField(
+    search_document = models.GeneratedField(
         expression=SearchVector("headline", weight="A", config="english")
-        + SearchVector("excerpt", weight="B", config="english"),
+        + SearchVector("excerpt", weight="B", config="english")
+        + SearchVector("text", weight="C", config="english"),
         output_field=SearchVectorField(),
         db_persist=True,
     )
@@ -772,7 +796,7 @@ class Article(LinkStatus):
             # The public article list, newest first.
             models.Index(fields=["-published_on", "-id"], name="article_date_idx"),
             # Full-text search over articles.
-            GinIndex(fields=["search_vector"], name="article_search_gin"),
+            GinIndex(fields=["search_document"], name="article_document_gin"),
         ]
 
     def __str__(self):
