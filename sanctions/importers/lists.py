@@ -211,19 +211,19 @@ def import_entries(
         # The history of every row the import touches names the run that touched it.
         with pghistory.context(import_run=run.pk), transaction.atomic():
             _Import(run, header).execute(entries, force=force)
-    except Exception as exc:
+    except BaseException as exc:  # Ctrl-C and time limits too: no run is left "running"
         reason = str(exc) if isinstance(exc, ImportFailed) else f"{type(exc).__name__}: {exc}"
+        logger.warning("import run %s of %s failed: %s", run.pk, list_name, reason)
         # The import's own transaction is rolled back; record why, in a transaction of its own.
         ImportRun.objects.filter(pk=run.pk).update(
             status=ImportStatus.FAILED,
-            error=reason[:2000] or type(exc).__name__,
+            error=reason[:2000],
             finished_at=timezone.now(),
             published_on=header.published_on,
             declared_count=header.declared_count,
         )
         run.refresh_from_db()
         run.timings = {}
-        logger.warning("import run %s of %s failed: %s", run.pk, list_name, reason)
         exc.run = run
         raise
     return run
@@ -628,7 +628,7 @@ def _propose_group(run, authority, key, members) -> Action:
                 entity_id=change.entry.entity_id,
                 role=role,
                 name_as_listed=change.name[:300],
-                position=position,
+                position=min(position, 32767),
             )
         )
     Designation.objects.bulk_create(designations)
