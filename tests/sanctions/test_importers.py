@@ -435,8 +435,16 @@ def test_editors_see_the_proposals_waiting_for_them(client):
     assert proposal.title in response.text
     assert "Something already published" not in response.text
     assert client.get(f"/admin/sanctions/proposedaction/{proposal.pk}/change/").status_code == 200
-    assert client.get("/admin/sanctions/importrun/").status_code == 200
-    assert client.get("/admin/sanctions/listentry/?q=45716").status_code == 200
+    runs = client.get("/admin/sanctions/importrun/")
+    assert "5 added, 1 removed, 0 program changes" in runs.text
+    run = proposal.proposed_by
+    assert run.sha256 in client.get(f"/admin/sanctions/importrun/{run.pk}/change/").text
+    entry = ListEntry.objects.get(number="45716")
+    assert (
+        "Registration Number 2676701"
+        in client.get(f"/admin/sanctions/listentry/{entry.pk}/change/").text
+    )  # the raw record
+    assert client.get(f"/admin/sanctions/importrun/{run.pk}/delete/").status_code == 403
 
 
 @pytestmark_db
