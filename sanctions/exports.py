@@ -115,7 +115,7 @@ def action_chunks(actions: QuerySet) -> Iterator[list[dict]]:
         ids = [action["pk"] for action in chunk]
         through = Action.legal_bases.through.objects.filter(action_id__in=ids)
         legal_bases = _grouped(
-            through.order_by("legalbasis__short_name").values_list(
+            through.order_by("legalbasis__name").values_list(
                 "action_id", "legalbasis__slug", "legalbasis__name"
             )
         )
@@ -372,12 +372,19 @@ def ftm_records(actions: QuerySet) -> Iterator[list[dict]]:
     relations = (
         Relation.objects.filter(subject__in=entities, object__in=entities)
         .order_by("pk")
-        .values_list("subject_id", "subject__reference", "object_id", "object__reference", "kind")
+        .values_list(
+            "subject_id",
+            "subject__reference",
+            "object_id",
+            "object__reference",
+            "kind",
+            "description",
+        )
     )
     for chunk in _chunks(relations.iterator(chunk_size=CHUNK_SIZE)):
         yield [
-            ftm.relation_record(ftm.entity_id(s, s_ref), ftm.entity_id(o, o_ref), kind)
-            for s, s_ref, o, o_ref, kind in chunk
+            ftm.relation_record(ftm.entity_id(s, s_ref), ftm.entity_id(o, o_ref), kind, text)
+            for s, s_ref, o, o_ref, kind, text in chunk
         ]
 
     for chunk in action_chunks(actions):

@@ -104,7 +104,7 @@ def record(schema: str, id: str, properties: dict) -> dict:
 
 
 def entity_records(entity: dict) -> Iterator[dict]:
-    """The entity, then an Identification per identifier without a property of its own.
+    """The entity, then an Identification per identifier without a usable property.
 
     `entity` holds pk, reference, kind, name, countries, description, aliases
     [(name, kind)] and identifiers [(scheme, value, country)].
@@ -119,9 +119,11 @@ def entity_records(entity: dict) -> Iterator[dict]:
         properties[ALIAS_PROPERTY[kind]].append(name)
     identifications = []
     for scheme, value, country in entity["identifiers"]:
-        prop = IDENTIFIER_PROPERTY.get(scheme)
-        if prop in schema.properties:
-            properties[prop].append(value)
+        prop = schema.properties.get(IDENTIFIER_PROPERTY.get(scheme))
+        # A value the property refuses (an IMO number with a wrong check digit) is kept
+        # as an Identification rather than dropped.
+        if prop is not None and prop.type.clean(value, format=prop.format) is not None:
+            properties[prop.name].append(value)
         else:
             identifications.append((scheme, value, country))
     yield record(schema.name, id, properties)
@@ -170,13 +172,13 @@ def sanction_record(action: dict, designation: tuple) -> dict:
     )
 
 
-def relation_record(subject: str, object: str, kind: str) -> dict:
+def relation_record(subject: str, object: str, kind: str, description: str) -> dict:
     """A relation between two entities given by their FtM ids."""
-    role = RelationKind(kind).label
     id = make_id("relation", subject, object, kind)
+    properties = {"role": RelationKind(kind).label, "description": description}
     if kind in OWNERSHIP_KINDS:
-        return record("Ownership", id, {"owner": object, "asset": subject, "role": role})
-    return record("UnknownLink", id, {"subject": subject, "object": object, "role": role})
+        return record("Ownership", id, {"owner": object, "asset": subject, **properties})
+    return record("UnknownLink", id, {"subject": subject, "object": object, **properties})
 
 
 def article_id(url: str) -> str:
