@@ -30,6 +30,7 @@ from sanctions.models import (
     Source,
     detect_script,
 )
+from sanctions.search import index_names
 
 DEFAULT_PATH = Path(__file__).resolve().parent / "data" / "demo.json"
 
@@ -96,6 +97,7 @@ def load_demo(*, path: Path = DEFAULT_PATH) -> dict[str, int]:
         }
         for item in data["actions"]:
             _load_action(item, authorities, legal_bases, programs, entities, articles, counts)
+        index_names(entity_ids=[entity.pk for entity in entities.values()])
     return {
         "actions": len(data["actions"]),
         "entities": len(data["entities"]),

@@ -11,6 +11,7 @@ urlpatterns = [
     path("entities/", views.entity_list, name="entity_list"),
     path("entities/<int:pk>/", views.entity_detail, name="entity_detail"),
     path("articles/", views.article_list, name="article_list"),
+    path("snapshots/<int:pk>/", views.snapshot_download, name="snapshot_download"),
 ]
 
 # The public API and its OpenAPI 3 description (sanctions/api.py).

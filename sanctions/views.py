@@ -8,7 +8,7 @@ from django.core.paginator import Paginator
 from django.db import DatabaseError, connection
 from django.db.models import Count, Prefetch, Q
 from django.db.models.functions import ExtractYear
-from django.http import HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
@@ -23,6 +23,7 @@ from .models import (
     Designation,
     Entity,
     Relation,
+    Snapshot,
 )
 
 
@@ -92,8 +93,10 @@ def action_list(request):
 @require_safe
 def action_detail(request, pk):
     designations = Designation.objects.select_related("entity", "legal_basis")
-    coverage = Coverage.objects.select_related("article__outlet").order_by(
-        "article__published_on", "article__pk"
+    coverage = (
+        Coverage.objects.select_related("article__outlet")
+        .prefetch_related("article__snapshots")
+        .order_by("article__published_on", "article__pk")
     )
     action = get_object_or_404(
         Action.objects.published()
@@ -101,7 +104,7 @@ def action_detail(request, pk):
         .prefetch_related(
             "legal_bases",
             "programs",
-            "sources",
+            "sources__snapshots",
             Prefetch("designations", queryset=designations),
             Prefetch("coverage", queryset=coverage),
         ),
@@ -158,6 +161,7 @@ def entity_detail(request, pk):
         Article.objects.visible()
         .filter(Q(entities=entity) | Q(coverage__action__in=action_ids))
         .select_related("outlet")
+        .prefetch_related("snapshots")
         .distinct()
         .order_by("-published_on", "-pk")
     )
@@ -198,6 +202,26 @@ def article_list(request):
         "sanctions/article_list.html",
         {"page": _page(request, articles), "q": query, "query": _query_without_page(request)},
     )
+
+
+@require_safe
+def snapshot_download(request, pk):
+    """An archived page, as a download only: it is someone else's HTML, never run here."""
+    snapshots = Snapshot.objects.all() if request.user.is_staff else Snapshot.objects.public()
+    snapshot = get_object_or_404(snapshots, pk=pk)
+    try:
+        file = snapshot.file.open("rb")
+    except FileNotFoundError:
+        raise Http404("The archived file is missing.") from None
+    response = FileResponse(
+        file,
+        as_attachment=True,
+        filename=snapshot.download_name,
+        content_type="application/octet-stream",
+    )
+    response["Content-Security-Policy"] = "sandbox"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @never_cache

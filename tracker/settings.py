@@ -157,6 +157,17 @@ FETCH_TOTAL_TIMEOUT = envint("FETCH_TOTAL_TIMEOUT", "30")
 # Background work. With CELERY_BROKER_URL unset the worker and the web process
 # share a broker kept in files under var/, so a local run needs no extra service.
 CELERY_BROKER_URL = os.getenv("CELERY_BROKER_URL", "filesystem://")
+# Tasks must finish well inside the time the broker waits before redelivering, or a
+# task still running would be delivered to a second worker.
+CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", "300")
+CELERY_TASK_SOFT_TIME_LIMIT = envint("CELERY_TASK_SOFT_TIME_LIMIT", "240")
+CELERY_VISIBILITY_TIMEOUT = envint("CELERY_VISIBILITY_TIMEOUT", "3600")
+if not FETCH_TOTAL_TIMEOUT < CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured(
+        "Need FETCH_TOTAL_TIMEOUT < CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMIT"
+    )
+if CELERY_TASK_TIME_LIMIT >= CELERY_VISIBILITY_TIMEOUT:
+    raise ImproperlyConfigured("CELERY_TASK_TIME_LIMIT must be below CELERY_VISIBILITY_TIMEOUT")
 _CELERY_QUEUE_DIR = VAR_DIR / "celery"
 if CELERY_BROKER_URL == "filesystem://":
     for _sub in ("queue", "processed"):
@@ -168,8 +179,13 @@ if CELERY_BROKER_URL == "filesystem://":
         "store_processed": False,
     }
 else:
-    # Tasks must finish well inside the time the broker waits before redelivering.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    # An unacknowledged message (its worker died) is delivered again after this many
+    # seconds; the sweep for such messages runs about ten times per timeout.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+        "unacked_restore_interval": max(1, CELERY_VISIBILITY_TIMEOUT // 10),
+        "unacked_restore_throttle": 1,
+    }
 CELERY_RESULT_BACKEND = os.getenv("CELERY_RESULT_BACKEND") or None
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
@@ -177,9 +193,16 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_TIME_LIMIT = 300
-CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_TIMEZONE = TIME_ZONE
+CELERY_BEAT_SCHEDULE = {
+    # Queues a check of each source and article link not checked for LINK_CHECK_INTERVAL_HOURS.
+    "check-links": {"task": "sanctions.tasks.check_links", "schedule": 3600},
+}
+
+# Link checks (sanctions/coverage.py): how often one link is checked, and after how many
+# failures in a row it is shown as dead, with its archived copy.
+LINK_CHECK_INTERVAL_HOURS = envint("LINK_CHECK_INTERVAL_HOURS", "24")
+LINK_DEAD_AFTER = envint("LINK_DEAD_AFTER", "3")
 
 # The public read-only API (sanctions/api.py) and the bulk exports (sanctions/exports.py).
 # Throttle counts live in the default cache: per process unless CACHES names a shared one.

@@ -8,7 +8,6 @@ import pgtrigger.compiler
 import pgtrigger.migrations
 from django.db import migrations, models
 
-
 # An action's full-text document: its title (weight A), summary (B), and the names as
 # listed, reasons (C) and source titles (C) of its designations and sources.
 ACTION_DOCUMENT = """

@@ -7,7 +7,6 @@ import pgtrigger.compiler
 import pgtrigger.migrations
 from django.db import migrations, models
 
-
 # The countries of an action's entities, and one function that recomputes every derived
 # column of an action; triggers on designations, sources and entities call it.
 REFRESH_ACTION = """

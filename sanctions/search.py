@@ -1,0 +1,325 @@
+"""Name keys for fuzzy, cross-script name search.
+
+A name's key is its transliteration to Latin letters, lower-cased, with punctuation,
+"&"/"and" and legal-form words (Ltd, Company, PVT, GmbH, ООО, 有限公司...) removed, so
+"Akhtar & Sons Pvt. Ltd." and "AKHTAR AND SONS PRIVATE LIMITED" share one key and a
+Cyrillic or Chinese alias can be found by its Latin spelling. Keys are stored beside
+the names and matched with pg_trgm.
+"""
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from anyascii import anyascii
+from django.contrib.postgres.aggregates import StringAgg
+from django.contrib.postgres.search import (
+    SearchHeadline,
+    SearchQuery,
+    SearchRank,
+    TrigramSimilarity,
+    TrigramWordSimilarity,
+)
+from django.db import connection, transaction
+from django.db.models import Case, F, OuterRef, Q, Subquery, TextField, Value, When
+from django.db.models.functions import Coalesce, Concat, Greatest, NullIf, Replace
+
+from .models import Alias, Designation, Entity, EntityName
+
+# Legal-form and filler words, compared after transliteration. Chinese forms
+# transliterate to pinyin syllables (有限公司 → you xian gong si), Cyrillic ones to
+# their Latin letters (ООО → ooo).
+STOP_WORDS = frozenset(
+    """
+    and und et
+    co company companies corp corporation inc incorporated
+    ltd limited llc llp lp plc pvt private pte pty
+    gmbh ag kg mbh sa sarl sas spa srl bv nv oy ab as
+    jsc ojsc cjsc pjsc ooo zao oao pao tov
+    fze fzc fzco fzllc est
+    the of
+    youxian gongsi youxiangongsi jituan
+    """.split()
+)
+
+_CJK_SYLLABLE = re.compile(r"[A-Z][a-z]*")
+_NON_WORD = re.compile(r"[^a-z0-9]+")
+
+
+def _transliterate(text: str) -> str:
+    """Latin letters for any script; each Han character becomes a separate syllable."""
+    parts = []
+    for char in unicodedata.normalize("NFKC", text):
+        if "CJK" in unicodedata.name(char, ""):
+            parts.append(f" {anyascii(char)} ")
+        else:
+            parts.append(anyascii(char))
+    return "".join(parts)
+
+
+def _join_chinese_forms(words: list[str]) -> list[str]:
+    """Rejoin the pinyin syllables of the legal forms 有限公司 and 公司."""
+    text = " ".join(words)
+    text = text.replace("you xian gong si", "youxiangongsi").replace("gong si", "gongsi")
+    return text.split()
+
+
+def name_key(name: str) -> str:
+    """The normalised, transliterated form of a name that search compares."""
+    latin = _transliterate(name).replace("&", " and ").lower()
+    words = _join_chinese_forms(_NON_WORD.sub(" ", latin).split())
+    kept = [word for word in words if word not in STOP_WORDS]
+    # A name made only of stop words ("The Company") keeps its words.
+    return " ".join(kept or words)
+
+
+# --- Name search -------------------------------------------------------------------
+
+# pg_trgm thresholds for candidates: low enough that two wrong letters in a short name
+# still match, high enough that the trigram index prunes most rows.
+SIMILARITY_THRESHOLD = 0.3
+WORD_SIMILARITY_THRESHOLD = 0.5
+
+
+@dataclass(frozen=True)
+class NameMatch:
+    """An entity found by name search, with the name that matched and how well."""
+
+    entity_id: int
+    name: str
+    is_primary: bool
+    score: float
+
+
+def index_names(*, entity_ids: Iterable[int] | None = None, chunk_size: int = 5000) -> int:
+    """Bring the search names of the given entities (all when None) up to date.
+
+    Only rows that differ are written, so indexing twice changes nothing. Returns the
+    number of rows written or deleted.
+    """
+    ids = Entity.objects.order_by("pk").values_list("pk", flat=True)
+    if entity_ids is not None:
+        ids = ids.filter(pk__in=list(entity_ids))
+    changed = 0
+    chunk: list[int] = []
+    for pk in ids.iterator(chunk_size=chunk_size):
+        chunk.append(pk)
+        if len(chunk) == chunk_size:
+            changed += _index_chunk(chunk)
+            chunk = []
+    if chunk:
+        changed += _index_chunk(chunk)
+    return changed
+
+
+def _index_chunk(entity_ids: list[int]) -> int:
+    wanted: dict[tuple[int, str], tuple[str, bool]] = {}
+    for entity_id, name in Alias.objects.filter(entity_id__in=entity_ids).values_list(
+        "entity_id", "name"
+    ):
+        wanted[entity_id, name] = (name_key(name), False)
+    for entity_id, name in Entity.objects.filter(pk__in=entity_ids).values_list("pk", "name"):
+        wanted[entity_id, name] = (name_key(name), True)
+    existing = {
+        (entity_id, name): (pk, key, is_primary)
+        for pk, entity_id, name, key, is_primary in EntityName.objects.filter(
+            entity_id__in=entity_ids
+        ).values_list("pk", "entity_id", "name", "key", "is_primary")
+    }
+    stale = [pk for item, (pk, *row) in existing.items() if wanted.get(item) != tuple(row)]
+    new = [
+        EntityName(entity_id=entity_id, name=name, key=key, is_primary=is_primary)
+        for (entity_id, name), (key, is_primary) in wanted.items()
+        if existing.get((entity_id, name), (None,))[1:] != (key, is_primary)
+    ]
+    with transaction.atomic():
+        EntityName.objects.filter(pk__in=stale).delete()
+        EntityName.objects.bulk_create(new, batch_size=2000)
+    return len(stale) + len(new)
+
+
+def _set_trigram_thresholds():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT set_config('pg_trgm.similarity_threshold', %s, true),"
+            " set_config('pg_trgm.word_similarity_threshold', %s, true)",
+            [str(SIMILARITY_THRESHOLD), str(WORD_SIMILARITY_THRESHOLD)],
+        )
+
+
+def match_names(query: str, *, entities=None, limit: int = 50) -> list[NameMatch]:
+    """Entities whose primary name or an alias matches the query, best first.
+
+    Exact key matches rank first, then prefix, then phrase matches, then trigram similarity, which
+    tolerates typos and word order. ``entities`` restricts the candidates (a queryset).
+    """
+    key = name_key(query)
+    if not key:
+        return []
+    compact_key = key.replace(" ", "")
+    compact = Replace("key", Value(" "), Value(""))
+    names = (
+        EntityName.objects.alias(compact=compact)
+        .filter(
+            Q(key__trigram_similar=key)
+            | Q(key__trigram_word_similar=key)
+            | Q(compact__trigram_word_similar=compact_key)
+            | Q(key__startswith=key)
+        )
+        .annotate(
+            score=Greatest(
+                TrigramSimilarity("key", key),
+                TrigramWordSimilarity(key, "key"),
+                TrigramWordSimilarity(compact_key, compact),
+            )
+            # Of two names containing the query, the one closer to it in full ranks higher.
+            + TrigramSimilarity("key", key) / 10
+            + Case(
+                When(key=key, then=Value(2.0)),
+                When(key__startswith=key, then=Value(1.0)),
+                When(key__contains=key, then=Value(0.5)),
+                When(compact__contains=compact_key, then=Value(0.4)),
+                default=Value(0.0),
+            )
+        )
+    )
+    if entities is not None:
+        names = names.filter(entity__in=entities)
+    best = (
+        names.order_by("entity_id", "-score", "-is_primary")
+        .distinct("entity_id")
+        .values("entity_id", "name", "is_primary", "score")
+    )
+    with transaction.atomic():
+        _set_trigram_thresholds()
+        rows = sorted(best, key=lambda row: (-row["score"], row["name"]))[:limit]
+    return [NameMatch(**row) for row in rows]
+
+
+def match_descriptions(query: str, *, entities, exclude_ids=(), limit: int = 20) -> list[NameMatch]:
+    """Entities whose description (addresses, parent bodies) has the query's words."""
+    tsquery = SearchQuery(query, search_type="websearch", config="simple")
+    rows = (
+        entities.filter(search_vector=tsquery)
+        .exclude(pk__in=list(exclude_ids))
+        .annotate(
+            rank=SearchRank(F("search_vector"), tsquery),
+            matched=SearchHeadline(
+                "description",
+                tsquery,
+                config="simple",
+                max_words=12,
+                min_words=5,
+                start_sel="",
+                stop_sel="",
+            ),
+        )
+        .order_by("-rank", "name")
+        .values_list("pk", "matched")[:limit]
+    )
+    return [
+        NameMatch(entity_id=pk, name=f"…{matched}…", is_primary=False, score=0.0)
+        for pk, matched in rows
+    ]
+
+
+def search_entities(entities, query: str, *, limit: int = 200):
+    """The entities matching the query by name (or else by description), best first.
+
+    Each is annotated with ``matched_name``: the name or passage that matched.
+    """
+    matches = match_names(query, entities=entities, limit=limit)
+    if len(matches) < limit:
+        matches += match_descriptions(
+            query,
+            entities=entities,
+            exclude_ids=[m.entity_id for m in matches],
+            limit=limit - len(matches),
+        )
+    if not matches:
+        return entities.none()
+    return (
+        entities.filter(pk__in=[m.entity_id for m in matches])
+        .annotate(
+            search_rank=Case(*[When(pk=m.entity_id, then=Value(i)) for i, m in enumerate(matches)]),
+            matched_name=Case(*[When(pk=m.entity_id, then=Value(m.name)) for m in matches]),
+        )
+        .order_by("search_rank")
+    )
+
+
+# --- Full-text search ---------------------------------------------------------------
+
+# Ranking every match of a common word over a large table costs hundreds of
+# milliseconds, so each section ranks at most this many matches, found via the index.
+FULL_TEXT_CANDIDATES = 500
+
+
+# Markers around highlighted words: control characters that stored text cannot
+# contain, so the template can escape the snippet and then turn them into <mark>.
+HIGHLIGHT_START, HIGHLIGHT_STOP = "\x02", "\x03"
+
+
+def _headline(document, tsquery):
+    return SearchHeadline(
+        document,
+        tsquery,
+        config="english",
+        max_fragments=2,
+        start_sel=HIGHLIGHT_START,
+        stop_sel=HIGHLIGHT_STOP,
+    )
+
+
+def text_query(query: str) -> SearchQuery:
+    """A web-search-style query ("quoted phrases", -exclusions, or) in English."""
+    return SearchQuery(query, search_type="websearch", config="english")
+
+
+def search_actions(actions, query: str):
+    """The actions whose document matches the query, best first, with a snippet."""
+    tsquery = text_query(query)
+    candidates = actions.filter(search_vector=tsquery).order_by().values("pk")
+    reasons = (
+        Designation.objects.filter(action=OuterRef("pk"))
+        .values("action")
+        .annotate(text=StringAgg("reason", " "))
+        .values("text")
+    )
+    document = Concat(
+        "title",
+        Value(". "),
+        "summary",
+        Value(" "),
+        Coalesce(Subquery(reasons), Value(""), output_field=TextField()),
+        output_field=TextField(),
+    )
+    return (
+        actions.filter(pk__in=candidates[:FULL_TEXT_CANDIDATES])
+        .annotate(
+            rank=SearchRank(F("search_vector"), tsquery, normalization=Value(1)),
+            snippet=_headline(document, tsquery),
+        )
+        .order_by("-rank", "-announced_on", "-pk")
+    )
+
+
+def search_articles(articles, query: str):
+    """The articles whose headline, excerpt or text match the query, best first."""
+    tsquery = text_query(query)
+    candidates = articles.filter(search_document=tsquery).order_by().values("pk")
+    passage = Coalesce(
+        NullIf("text", Value("")),
+        NullIf("excerpt", Value("")),
+        "headline",
+        output_field=TextField(),
+    )
+    return (
+        articles.filter(pk__in=candidates[:FULL_TEXT_CANDIDATES])
+        .annotate(
+            rank=SearchRank(F("search_document"), tsquery, normalization=Value(1)),
+            snippet=_headline(passage, tsquery),
+        )
+        .order_by("-rank", "-published_on", "-pk")
+    )

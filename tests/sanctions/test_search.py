@@ -1,0 +1,155 @@
+import pytest
+from django.test.utils import CaptureQueriesContext
+
+from sanctions.demo import load_demo
+from sanctions.models import Action, Alias, Entity, EntityName
+from sanctions.search import index_names, match_names, name_key, search_actions
+
+from .factories import make_action, make_entity, make_source
+
+
+@pytest.mark.parametrize(
+    ("name", "key"),
+    [
+        ("Akhtar & Sons Pvt. Ltd.", "akhtar sons"),
+        ("AKHTAR AND SONS PRIVATE LIMITED", "akhtar sons"),
+        ("Granpect Co. Ltd.", "granpect"),
+        ("Granpect Company", "granpect"),
+        ("Société Générale", "societe generale"),
+        ("ООО Парсек", "parsek"),
+        ("Минский завод колёсных тягачей", "minskiy zavod kolesnykh tyagachey"),
+        ("北京洛洛科技发展有限公司", "bei jing luo luo ke ji fa zhan"),
+        ("The Company", "the company"),
+    ],
+)
+def test_name_keys_ignore_case_accents_punctuation_legal_forms_and_script(name, key):
+    assert name_key(name) == key
+
+
+@pytest.fixture
+def demo(db):
+    load_demo()
+
+
+def _top(query, n=1):
+    matches = match_names(query, limit=n)
+    return [Entity.objects.get(pk=m.entity_id).name for m in matches]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("Akhtar & Sons", "Akhtar and Sons Private Limited"),
+        ("luo luo", "Beijing Luo Luo Technology Development Co Ltd"),
+        ("luoluo", "Beijing Luo Luo Technology Development Co Ltd"),
+        ("Granpect Company", "Granpect Co. Ltd."),
+        ("National Development Centre", "National Development Complex"),
+        ("NDC", "National Development Complex"),
+        ("Xian Longde", "Xi'an Longde Technology Development Company Limited"),
+        # The Cyrillic original name, found by its Latin transliteration and as typed.
+        ("Minskiy zavod kolesnykh tyagachey", "Minsk Wheel Tractor Plant"),
+        ("Минский завод колёсных тягачей", "Minsk Wheel Tractor Plant"),
+    ],
+)
+def test_demo_entities_are_found_by_their_names_in_any_form(demo, query, expected):
+    assert _top(query) == [expected]
+
+
+@pytest.mark.parametrize(
+    ("typo", "expected"),
+    [
+        ("Rocksyde Enterprize", "Rockside Enterprise"),
+        ("Akhtr and Sonz", "Akhtar and Sons Private Limited"),
+        ("Afiliates Internationel", "Affiliates International"),
+        ("Natonal Developmint Complex", "National Development Complex"),
+        ("Tianjin Creativ Sourse", "Tianjin Creative Source International Trade Co Ltd"),
+    ],
+)
+def test_two_wrong_letters_still_find_the_entity_in_the_first_three(demo, typo, expected):
+    assert expected in _top(typo, n=3)
+
+
+def test_nescom_finds_ndc_through_its_listed_address(demo, client):
+    response = client.get("/entities/", {"q": "NESCOM"})
+
+    [entity] = response.context["page"]
+    assert entity.name == "National Development Complex"
+    assert "NESCOM Complex" in entity.matched_name
+
+
+def test_a_non_latin_alias_is_found_by_its_transliteration_and_the_other_way_round(db):
+    only_chinese = make_entity(name="Entity known by a Chinese name")
+    Alias.objects.create(entity=only_chinese, name="西安龙德科技发展有限公司")
+    latin = make_entity(name="Minsk Wheel Tractor Plant")
+    index_names()
+
+    assert [m.entity_id for m in match_names("Xi An Long De Ke Ji")][:1] == [only_chinese.pk]
+    assert match_names("Xi An Long De Ke Ji")[0].name == "西安龙德科技发展有限公司"
+    assert [m.entity_id for m in match_names("Минск Вил Трактор Плант")][:1] == [latin.pk]
+
+
+def test_exact_and_prefix_matches_rank_above_fuzzy_ones(db):
+    fuzzy = make_entity(name="Parsec Holdings")
+    prefix = make_entity(name="Parsek Trading")
+    exact = make_entity(name="PARSEK LLC")
+    index_names()
+
+    ranked = [m.entity_id for m in match_names("Parsek")]
+
+    assert ranked[:3] == [exact.pk, prefix.pk, fuzzy.pk]
+
+
+def test_indexing_names_twice_writes_nothing_and_follows_renames(db):
+    entity = make_entity(name="Old Name Trading")
+    assert index_names() == 1
+    assert index_names() == 0
+
+    Entity.objects.filter(pk=entity.pk).update(name="New Name Trading")
+    index_names(entity_ids=[entity.pk])
+
+    assert list(EntityName.objects.values_list("name", flat=True)) == ["New Name Trading"]
+
+
+def test_full_text_search_finds_an_action_by_a_reason_and_ranks_titles_first(db):
+    entity = make_entity()
+    in_reason = make_action(title="State designates suppliers", entities=[entity])
+    in_reason.designations.update(reason="supplied a filament winding machine")
+    in_title = make_action(title="Filament winding machine suppliers designated")
+    make_source(make_action(title="Unrelated"), title="A fact sheet")
+
+    results = list(search_actions(Action.objects.published(), "filament winding machine"))
+
+    assert results == [in_title, in_reason]
+    assert "\x02filament\x03" in results[1].snippet.lower()
+
+
+def test_the_search_page_shows_each_section_with_escaped_highlights(client, db):
+    entity = make_entity(name="Rockside Enterprise")
+    action = make_action(title="<b>Rockside</b> designated", entities=[entity])
+    index_names()
+
+    response = client.get("/search/", {"q": "rockside"})
+
+    body = response.content.decode()
+    assert [e.pk for e in response.context["entities"]] == [entity.pk]
+    assert [a.pk for a in response.context["actions"]] == [action.pk]
+    assert "&lt;<mark>b&gt;Rockside</mark>" in body or "<mark>Rockside</mark>" in body
+    assert "<b>Rockside</b>" not in body
+
+
+def test_search_runs_a_bounded_number_of_queries(client, db):
+    for i in range(3):
+        make_action(title=f"Missile action {i}", entities=[make_entity(name=f"Missile Co {i}")])
+    index_names()
+    from django.db import connection
+
+    with CaptureQueriesContext(connection) as few:
+        client.get("/search/", {"q": "missile"})
+    for i in range(3, 10):
+        make_action(title=f"Missile action {i}", entities=[make_entity(name=f"Missile Co {i}")])
+    index_names()
+    with CaptureQueriesContext(connection) as many:
+        client.get("/search/", {"q": "missile"})
+
+    # The description query runs only while names give fewer than a page of entities.
+    assert len(many) <= len(few) <= 8
