@@ -1,7 +1,7 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from . import api, exports, views
+from . import api, exports, feeds, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -12,6 +12,8 @@ urlpatterns = [
     path("entities/<int:pk>/", views.entity_detail, name="entity_detail"),
     path("articles/", views.article_list, name="article_list"),
     path("snapshots/<int:pk>/", views.snapshot_download, name="snapshot_download"),
+    path("feeds/actions.atom", feeds.ActionFeed(), name="action_feed"),
+    path("feeds/entities/<int:pk>.atom", feeds.EntityActionFeed(), name="entity_feed"),
 ]
 
 # The public API and its OpenAPI 3 description (sanctions/api.py).

@@ -1,0 +1,228 @@
+"""Atom feeds of published actions, filtered by the same ActionFilter as the lists.
+
+Links and ids are built on SITE_ROOT, as in the API and exports, so an entry keeps its
+id whichever host name the feed was fetched through.
+"""
+
+import dataclasses
+import datetime
+import re
+
+from django.conf import settings
+from django.contrib.syndication.views import Feed
+from django.db.models import Exists, OuterRef, Prefetch
+from django.http import HttpResponseBadRequest, HttpResponseNotAllowed
+from django.urls import reverse
+from django.utils.feedgenerator import Atom1Feed
+from django.utils.html import format_html, format_html_join, linebreaks
+from django.utils.http import urlencode
+
+from .filters import ActionFilter
+from .models import Action, ActionKind, Designation, Entity
+
+FEED_SIZE = 50
+
+# How each filter reads in a feed's title; a filter added to ActionFilter later is
+# described by its form label until it gets a word here.
+FILTER_WORDS = {
+    "q": "text",
+    "authority": "authority",
+    "legal_basis": "legal basis",
+    "program": "program",
+    "country": "country",
+    "kind": "kind",
+    "date_from": "from",
+    "date_to": "to",
+}
+
+# XML 1.0 cannot carry these; one pasted into a title would break every feed listing it.
+_XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _xml_text(text: str) -> str:
+    return _XML_ILLEGAL.sub("", text)
+
+
+class InvalidFilters(Exception):
+    """The query string names an unknown filter or a value the filter refuses."""
+
+
+@dataclasses.dataclass(frozen=True)
+class FeedRequest:
+    """One request's validated filters, and the entity when the feed is an entity's."""
+
+    filterset: ActionFilter
+    query: str  # the filter parameters given, in ActionFilter's order, empty ones left out
+    path: str
+    entity: Entity | None = None
+
+    @property
+    def self_url(self) -> str:
+        return settings.SITE_ROOT + self.path + (f"?{self.query}" if self.query else "")
+
+    def describe_filters(self) -> str:
+        """The active filters as "authority: U.S. Department of State; country: PK"."""
+        parts = []
+        for name, value in self.filterset.form.cleaned_data.items():
+            if value in (None, ""):
+                continue
+            if name == "kind":
+                value = ActionKind(value).label
+            elif name == "q":
+                value = f"“{value}”"
+            elif isinstance(value, datetime.date):
+                value = value.isoformat()
+            word = FILTER_WORDS.get(name) or str(self.filterset.form[name].label).lower()
+            parts.append(f"{word}: {value}")
+        return "; ".join(parts)
+
+
+def filter_actions(request, actions) -> FeedRequest:
+    """Apply the request's filters with ActionFilter; raise InvalidFilters, never ignore one."""
+    allowed = ActionFilter.base_filters
+    problems = [
+        f"{key}: not a filter; use {', '.join(allowed)}."
+        for key in request.GET
+        if key not in allowed
+    ]
+    problems += [
+        f"{key}: given {len(values)} times; give it once."
+        for key, values in request.GET.lists()
+        if key in allowed and len(values) > 1
+    ]
+    filterset = ActionFilter(request.GET, queryset=actions)
+    if not filterset.is_valid():
+        problems += [
+            f"{field}: {message}"
+            for field, messages in filterset.errors.items()
+            for message in messages
+        ]
+    if problems:
+        raise InvalidFilters("\n".join(problems))
+    query = urlencode(
+        [(name, request.GET[name]) for name in allowed if request.GET.get(name, "").strip()]
+    )
+    return FeedRequest(filterset=filterset, query=query, path=request.path)
+
+
+class ActionFeed(Feed):
+    """The newest published actions matching the list filters, newest first."""
+
+    feed_type = Atom1Feed
+
+    def __call__(self, request, *args, **kwargs):
+        if request.method not in ("GET", "HEAD"):
+            return HttpResponseNotAllowed(["GET", "HEAD"])
+        try:
+            return super().__call__(request, *args, **kwargs)
+        except InvalidFilters as error:
+            # An unfiltered feed would pass for the filtered one: refuse, and say why.
+            return HttpResponseBadRequest(f"{error}\n", content_type="text/plain; charset=utf-8")
+
+    def get_object(self, request):
+        return filter_actions(request, Action.objects.for_list())
+
+    def title(self, obj: FeedRequest) -> str:
+        filters = obj.describe_filters()
+        return _xml_text(f"{settings.SITE_NAME}: actions" + (f" — {filters}" if filters else ""))
+
+    def subtitle(self, obj: FeedRequest) -> str:
+        filters = obj.describe_filters()
+        matching = f" matching {filters}" if filters else ""
+        return _xml_text(
+            f"The newest {FEED_SIZE} published sanctions actions{matching}, "
+            "by date of announcement."
+        )
+
+    def link(self, obj: FeedRequest) -> str:
+        url = settings.SITE_ROOT + reverse("action_list")
+        return url + (f"?{obj.query}" if obj.query else "")
+
+    def feed_url(self, obj: FeedRequest) -> str:
+        return obj.self_url
+
+    def feed_guid(self, obj: FeedRequest) -> str:
+        return obj.self_url
+
+    def author_name(self) -> str:
+        return settings.SITE_NAME
+
+    def items(self, obj: FeedRequest):
+        designations = Designation.objects.select_related("entity").order_by("position", "pk")
+        return obj.filterset.qs.prefetch_related(Prefetch("designations", queryset=designations))[
+            :FEED_SIZE
+        ]
+
+    def item_title(self, action: Action) -> str:
+        # Atom titles are text: Django's default would escape them a second time.
+        return _xml_text(action.title)
+
+    def item_link(self, action: Action) -> str:
+        return settings.SITE_ROOT + action.get_absolute_url()
+
+    def item_guid(self, action: Action) -> str:
+        return self.item_link(action)
+
+    def item_pubdate(self, action: Action) -> datetime.datetime:
+        return datetime.datetime.combine(action.announced_on, datetime.time(), tzinfo=datetime.UTC)
+
+    def item_updateddate(self, action: Action) -> datetime.datetime:
+        return action.updated_at
+
+    def item_author_name(self, action: Action) -> str:
+        return _xml_text(action.authority.name)
+
+    def item_author_link(self, action: Action) -> str | None:
+        return action.authority.url or None
+
+    def item_description(self, action: Action) -> str:
+        """HTML (the generator escapes it into the XML): the summary, then the entities."""
+        designations = list(action.designations.all())
+        parts = [linebreaks(action.summary, autoescape=True)] if action.summary else []
+        if designations:
+            parts.append(format_html("<p>Entities ({}):</p>", len(designations)))
+            items = format_html_join(
+                "",
+                "<li>{}{}</li>",
+                (
+                    (
+                        d.entity.name,
+                        f" ({', '.join(d.entity.countries)})" if d.entity.countries else "",
+                    )
+                    for d in designations
+                ),
+            )
+            parts.append(format_html("<ul>{}</ul>", items))
+        else:
+            parts.append("<p>This action names no individual entity.</p>")
+        return _xml_text("".join(parts))
+
+    def item_categories(self, action: Action) -> list[str]:
+        return [
+            *(_xml_text(basis.short_name) for basis in action.legal_bases.all()),
+            *(_xml_text(program.code) for program in action.programs.all()),
+            action.get_kind_display(),
+        ]
+
+
+class EntityActionFeed(ActionFeed):
+    """The published actions concerning one entity; the list filters narrow it further."""
+
+    def get_object(self, request, pk):
+        entity = Entity.objects.visible().get(pk=pk)  # DoesNotExist answers 404
+        concerning = Exists(Designation.objects.filter(action=OuterRef("pk"), entity=entity))
+        obj = filter_actions(request, Action.objects.for_list().filter(concerning))
+        return dataclasses.replace(obj, entity=entity)
+
+    def title(self, obj: FeedRequest) -> str:
+        filters = obj.describe_filters()
+        title = f"{settings.SITE_NAME}: actions concerning {obj.entity.name}"
+        return _xml_text(title + (f" — {filters}" if filters else ""))
+
+    def subtitle(self, obj: FeedRequest) -> str:
+        return _xml_text(
+            f"The newest {FEED_SIZE} published sanctions actions naming {obj.entity.name}."
+        )
+
+    def link(self, obj: FeedRequest) -> str:
+        return settings.SITE_ROOT + obj.entity.get_absolute_url()
