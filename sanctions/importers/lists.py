@@ -9,9 +9,9 @@ one transaction, so a run that fails or is refused changes nothing but its own r
    half off that run's, is refused unless forced; so is one that states a record count
    other than the number of entries read;
 3. each entry new to the list is linked to an entity: the one holding its official
-   identifier, else the one entity of the same sort whose name or alias normalises to
-   the same key, else a new one. Existing entities gain identifiers and aliases; their
-   names, kinds and countries stay as editors left them;
+   identifier, else the one entity of the same sort whose name or alias has the same
+   match key, else a new one. Existing entities gain identifiers and aliases; their
+   names, kinds and countries stay as editors left them; search's name index follows;
 4. the run is compared with the list's current entries (what the previous completed run
    read): additions, removals and program changes become ListChange rows;
 5. the changes become draft actions for editors, grouped as announcements are: one per
@@ -25,7 +25,6 @@ import json
 import logging
 import re
 import time
-import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -59,6 +58,7 @@ from sanctions.models import (
     SourceKind,
     detect_script,
 )
+from sanctions.search import index_names, name_key
 
 logger = logging.getLogger(__name__)
 
@@ -137,11 +137,11 @@ class Header:
     declared_count: int | None = None
 
 
-def normalise_name(name: str) -> str:
-    """The key names are matched on: casefolded, unaccented, punctuation as spaces."""
-    decomposed = unicodedata.normalize("NFKD", name.casefold())
-    kept = "".join(c if c.isalnum() else " " for c in decomposed if not unicodedata.combining(c))
-    return " ".join(kept.split())
+def match_key(name: str, kind: str) -> str:
+    """The key names are matched on: search's name key (transliterated, without legal
+    forms), its words sorted for persons, whom lists write "LAST, First" or "First Last"."""
+    key = name_key(name)
+    return " ".join(sorted(key.split())) if kind == EntityKind.PERSON else key
 
 
 @functools.cache
@@ -297,6 +297,8 @@ class _Import:
         started = self.timed("match", started)
 
         self.store()
+        touched = self.sql("SELECT entity_id FROM {stage} WHERE touched")
+        index_names(entity_ids=[entity_id for (entity_id,) in touched])
         started = self.timed("store", started)
 
         if run.previous is not None:
@@ -433,12 +435,12 @@ class _Import:
         candidates = Entity.objects.exclude(identifiers__scheme=self.scheme)
         owners: dict[tuple[str, str], set[int]] = defaultdict(set)
         for pk, name, kind in candidates.values_list("pk", "name", "kind").iterator():
-            owners[_sort(kind), normalise_name(name)].add(pk)
+            owners[_sort(kind), match_key(name, kind)].add(pk)
         aliases = Alias.objects.filter(entity__in=candidates).values_list(
             "entity_id", "name", "entity__kind"
         )
         for pk, name, kind in aliases.iterator():
-            owners[_sort(kind), normalise_name(name)].add(pk)
+            owners[_sort(kind), match_key(name, kind)].add(pk)
         claims: dict[int, list[str]] = defaultdict(list)
         for number, norm_name, kind in unmatched:
             found = owners.get((_sort(kind), norm_name), set())
@@ -546,7 +548,7 @@ def _stage_row(position: int, entry: Entry) -> tuple:
         position,
         entry.number,
         entry.name,
-        normalise_name(entry.name),
+        match_key(entry.name, entry.kind),
         detect_script(entry.name),
         entry.entry_type,
         entry.kind,

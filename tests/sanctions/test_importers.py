@@ -34,6 +34,7 @@ from sanctions.models import (
     ProposedAction,
     SourceKind,
 )
+from sanctions.search import match_names
 
 from .factories import make_action, make_authority, make_entity
 
@@ -180,6 +181,9 @@ def test_a_first_import_is_the_lists_baseline_and_proposes_nothing():
     assert not run.changes.exists() and not Action.objects.exists()
     assert ListEntry.objects.count() == Entity.objects.count() == 9
     assert "baseline" in out
+    # Imported names are in search's index, aliases included.
+    minsk = ListEntry.objects.get(number="34769").entity_id
+    assert minsk in {match.entity_id for match in match_names("volat")}
 
 
 @pytestmark_db
