@@ -6,14 +6,17 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.contrib.postgres.search import TrigramSimilarity
-from django.db import models
+from django.core.exceptions import PermissionDenied
+from django.db import models, transaction
 from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.text import Truncator
 from pghistory.models import MiddlewareEvents
 
+from . import coverage, tasks
 from .models import (
     Action,
     ActionStatus,
@@ -24,16 +27,22 @@ from .models import (
     Coverage,
     Designation,
     Entity,
+    FetchJob,
+    FetchStatus,
     Identifier,
     ImportRun,
     LegalBasis,
+    LinkCheck,
     ListChange,
     ListEntry,
     Outlet,
     Program,
     ProposedAction,
     Relation,
+    Snapshot,
     Source,
+    Suggestion,
+    SuggestionStatus,
     detect_script,
 )
 
@@ -102,12 +111,13 @@ class ActionAdmin(TrackedAdmin):
     search_fields = ["title", "summary", "reference", "designations__entity__name"]
     date_hierarchy = "announced_on"
     autocomplete_fields = ["authority", "legal_bases", "programs"]
-    readonly_fields = ["status", "published_at", "created_at", "updated_at"]
+    readonly_fields = ["status", "published_at", "created_at", "updated_at", "pasted_urls"]
     fieldsets = [
         (None, {"fields": ["title", ("kind", "authority"), "legal_bases", "programs"]}),
         ("Dates", {"fields": [("announced_on", "effective_on", "gazetted_on")]}),
         ("Description", {"fields": ["summary", "document_numbers", "notes", "reference"]}),
         ("Publication", {"fields": [("status", "published_at"), ("created_at", "updated_at")]}),
+        ("News coverage", {"fields": ["pasted_urls"]}),
     ]
     inlines = [DesignationInline, SourceInline, CoverageInline]
     actions = ["publish", "unpublish"]
@@ -119,6 +129,10 @@ class ActionAdmin(TrackedAdmin):
     @admin.display(ordering="entity_count", description="entities")
     def entity_count(self, obj):
         return obj.entity_count
+
+    @admin.display(description="pasted URLs")
+    def pasted_urls(self, obj):
+        return pasted_urls_summary(obj)
 
     def has_publish_permission(self, request):
         return request.user.has_perm("sanctions.publish_action")
@@ -267,6 +281,26 @@ class OutletAdmin(TrackedAdmin):
     search_fields = ["name", "domain"]
 
 
+class SnapshotInline(admin.TabularInline):
+    model = Snapshot
+    fields = ["fetched_at", "status", "final_url", "content_type", "size", "sha256", "download"]
+    readonly_fields = fields
+    extra = 0
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="archived copy")
+    def download(self, obj):
+        return format_html("<a href='{}' download>download</a>", obj.get_absolute_url())
+
+
 class ArticleCoverageInline(admin.TabularInline):
     model = Coverage
     autocomplete_fields = ["action"]
@@ -281,8 +315,15 @@ class ArticleAdmin(TrackedAdmin):
     date_hierarchy = "published_on"
     autocomplete_fields = ["outlet", "entities"]
     list_select_related = ["outlet"]
-    readonly_fields = ["created_at", "updated_at"]
-    inlines = [ArticleCoverageInline]
+    readonly_fields = [
+        "final_url",
+        "link_checked_at",
+        "link_failures",
+        "link_dead_since",
+        "created_at",
+        "updated_at",
+    ]
+    inlines = [ArticleCoverageInline, SnapshotInline]
 
 
 # Official list imports -------------------------------------------------------------------
@@ -477,3 +518,167 @@ class ProposedActionAdmin(ActionAdmin):
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, "admin/sanctions/proposedaction/attach.html", context)
+
+
+# News coverage pipeline (sanctions/coverage.py) ------------------------------------------
+
+
+class PasteForm(forms.Form):
+    urls = forms.CharField(
+        label="Paste URLs (one per line)",
+        widget=forms.Textarea(attrs={"rows": 12, "cols": 100, "spellcheck": "false"}),
+        help_text="News or source URLs. Each is fetched in the background, archived and "
+        "linked to this action; a URL pasted before is not fetched twice.",
+    )
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records the pipeline writes; editors read them and act through admin actions."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+def pasted_urls_summary(action: Action) -> str:
+    """Where the URLs pasted on an action stand, with links to them and to paste more."""
+    if action.pk is None:
+        return "Save the action first, then paste the URLs of its news coverage."
+    paste = format_html(
+        "<a href='{}'>Paste coverage URLs</a>",
+        reverse("admin:sanctions_fetchjob_paste", args=[action.pk]),
+    )
+    counts = dict(action.fetch_jobs.order_by().values_list("status").annotate(n=Count("pk")))
+    if not counts:
+        return format_html("None pasted yet. {}", paste)
+    return format_html(
+        "<a href='{}?action={}'>{}</a> · {}",
+        reverse("admin:sanctions_fetchjob_changelist"),
+        action.pk,
+        ", ".join(f"{counts[s]} {s.label.lower()}" for s in FetchStatus if s in counts),
+        paste,
+    )
+
+
+@admin.register(FetchJob)
+class FetchJobAdmin(ReadOnlyAdmin):
+    list_display = ["short_url", "status", "short_reason", "attempts", "article", "action"]
+    list_filter = ["status", "created_at"]
+    search_fields = ["url", "normalized_url", "reason"]
+    list_select_related = ["article", "action__authority"]
+    date_hierarchy = "created_at"
+    actions = ["retry_failed"]
+
+    def get_urls(self):
+        paste = self.admin_site.admin_view(self.paste_view)
+        return [
+            path("paste/<int:action_id>/", paste, name="sanctions_fetchjob_paste"),
+            *super().get_urls(),
+        ]
+
+    @admin.display(ordering="url", description="URL")
+    def short_url(self, obj):
+        return Truncator(obj.url).chars(80)
+
+    @admin.display(description="reason")
+    def short_reason(self, obj):
+        return Truncator(obj.reason).chars(100)
+
+    def has_paste_permission(self, request):
+        return request.user.has_perm("sanctions.add_fetchjob")
+
+    @admin.action(permissions=["paste"], description="Fetch the selected failed URLs again")
+    def retry_failed(self, request, queryset):
+        jobs = [job for job in queryset.filter(status=FetchStatus.FAILED) if job.requeue()]
+        for job in jobs:
+            tasks.fetch_and_extract.delay_on_commit(job.pk)
+        self.message_user(request, f"Queued {len(jobs)} URL(s) again.", messages.SUCCESS)
+
+    def paste_view(self, request, action_id):
+        """Queue the pasted URLs; invalid lines come back with their reasons, to be fixed."""
+        action = get_object_or_404(Action, pk=action_id)
+        if not self.has_paste_permission(request):
+            raise PermissionDenied
+        form = PasteForm(request.POST or None)
+        errors = []
+        if form.is_valid():
+            with transaction.atomic():
+                result = coverage.queue_urls(
+                    lines=form.cleaned_data["urls"].splitlines(), action=action
+                )
+                for job in result.queued:
+                    tasks.fetch_and_extract.delay_on_commit(job.pk)
+            if result.queued:
+                self.message_user(
+                    request, f"Queued {len(result.queued)} URL(s) to fetch.", messages.SUCCESS
+                )
+            if result.existing:
+                self.message_user(
+                    request,
+                    f"{len(result.existing)} URL(s) were pasted before and are queued or done.",
+                    messages.INFO,
+                )
+            if not result.errors:
+                return redirect("admin:sanctions_action_change", action.pk)
+            errors = result.errors
+            form = PasteForm(initial={"urls": "\n".join(line for _, line, _ in errors)})
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Paste coverage URLs",
+            "subtitle": str(action),
+            "opts": self.opts,
+            "action": action,
+            "form": form,
+            "errors": errors,
+            "jobs": action.fetch_jobs.select_related("article")[:50],
+        }
+        return TemplateResponse(request, "admin/sanctions/fetchjob/paste.html", context)
+
+
+@admin.register(Suggestion)
+class SuggestionAdmin(ReadOnlyAdmin):
+    list_display = ["article", "target", "matched_name", "status", "created_at"]
+    list_filter = [
+        "status",
+        ("entity", admin.EmptyFieldListFilter),
+        ("action", admin.EmptyFieldListFilter),
+    ]
+    search_fields = ["matched_name", "article__headline", "entity__name", "action__title"]
+    list_select_related = ["article", "entity", "action__authority"]
+    actions = ["accept", "dismiss"]
+
+    @admin.display(description="suggested link")
+    def target(self, obj):
+        if obj.entity_id:
+            url = reverse("admin:sanctions_entity_change", args=[obj.entity_id])
+            return format_html("Entity: <a href='{}'>{}</a>", url, obj.entity)
+        url = reverse("admin:sanctions_action_change", args=[obj.action_id])
+        return format_html("Action: <a href='{}'>{}</a>", url, obj.action)
+
+    def has_decide_permission(self, request):
+        return request.user.has_perm("sanctions.change_suggestion")
+
+    @admin.action(permissions=["decide"], description="Accept: make the suggested links")
+    def accept(self, request, queryset):
+        pending = queryset.filter(status=SuggestionStatus.PENDING).select_related("article")
+        accepted = sum(suggestion.accept() for suggestion in pending)
+        self.message_user(request, f"Accepted {accepted} suggestion(s).", messages.SUCCESS)
+
+    @admin.action(permissions=["decide"], description="Dismiss: never suggest these again")
+    def dismiss(self, request, queryset):
+        pending = queryset.filter(status=SuggestionStatus.PENDING)
+        dismissed = sum(suggestion.dismiss() for suggestion in pending)
+        self.message_user(request, f"Dismissed {dismissed} suggestion(s).", messages.SUCCESS)
+
+
+@admin.register(LinkCheck)
+class LinkCheckAdmin(ReadOnlyAdmin):
+    list_display = ["checked_at", "url", "ok", "status", "reason"]
+    list_filter = ["ok", "checked_at"]
+    search_fields = ["url", "reason"]
+    date_hierarchy = "checked_at"

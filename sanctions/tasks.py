@@ -1,17 +1,20 @@
 """Background work for the Celery worker: small tasks that take ids or strings."""
 
 import logging
+import random
 import tempfile
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
+from sanctions import coverage
 from sanctions.fetching import FetchError, fetch
 from sanctions.importers import ofac_csv, ofac_xml, un_xml
 from sanctions.importers.lists import ImportFailed
-from sanctions.models import ImportRun, ListName
+from sanctions.models import Article, FetchJob, FetchStatus, ImportRun, ListName
 
 logger = logging.getLogger(__name__)
 
@@ -94,3 +97,84 @@ def import_list_url(self, list_name: str) -> dict:
         "run": run.pk,
         "status": run.status,
     }
+
+
+# The news coverage pipeline (sanctions/coverage.py). Time limits and acks_late come
+# from the settings (CELERY_TASK_*), which keep them below the broker's visibility timeout.
+
+# A transient failure is retried this many times, waiting about 1, 2, 4, 8, 16 minutes.
+FETCH_MAX_RETRIES = 5
+FETCH_RETRY_BASE = 60  # seconds
+
+
+def retry_countdown(retries: int, *, base: int = FETCH_RETRY_BASE) -> float:
+    """Exponential backoff with jitter: half the delay fixed, half random."""
+    delay = base * 2**retries
+    return delay / 2 + random.uniform(0, delay / 2)  # noqa: S311 (not cryptographic)
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=FETCH_MAX_RETRIES)
+def fetch_and_extract(self, job_id: int) -> dict:
+    """Fetch a pasted URL, archive it and store the article linked to the job's action.
+
+    The job is claimed with a conditional update, so a redelivered message does nothing
+    once the job is done or failed. A job left "fetching" by a killed worker is claimed
+    again once its claim is older than the hard time limit, when no attempt can still be
+    running; a message that arrives before then comes back when it would be.
+    """
+    time_limit = self.time_limit or self.app.conf.task_time_limit
+    stale_before = timezone.now() - timedelta(seconds=time_limit)
+    if not FetchJob.objects.claim(job_id, stale_before=stale_before):
+        job = FetchJob.objects.filter(pk=job_id).first()
+        if job is None or job.status != FetchStatus.FETCHING:
+            return {"job": job_id, "status": job.status if job else "missing"}
+        # Look again when the claim would be stale; allowed even when the retries for
+        # transient failures are used up, or the job would stay "fetching" for good.
+        wait = (job.claimed_at - stale_before).total_seconds() + 1
+        raise self.retry(countdown=max(wait, 1), max_retries=self.request.retries + 1)
+    job = FetchJob.objects.select_related("action").get(pk=job_id)
+    try:
+        article, _ = coverage.fetch_article(url=job.normalized_url, action=job.action, job=job)
+    except FetchError as exc:
+        if exc.transient and self.request.retries < self.max_retries:
+            job.release(f"retrying: {exc.reason}")
+            raise self.retry(countdown=retry_countdown(self.request.retries)) from exc
+        job.fail(exc.reason)  # refused, a 4xx, or transient failures to the end
+        return {"job": job_id, "status": job.status, "reason": exc.reason}
+    except coverage.ExtractionFailed as exc:
+        job.fail(str(exc))
+        return {"job": job_id, "status": job.status, "reason": str(exc)}
+    except Exception as exc:
+        job.fail(f"internal error: {exc!r}")  # e.g. the soft time limit; pasting again retries
+        raise
+    suggest_links.delay_on_commit(article.pk)
+    return {"job": job_id, "status": job.status, "article": article.pk}
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def suggest_links(article_id: int) -> int:
+    """Suggest the entities and actions an article concerns; repeated, it adds nothing."""
+    article = Article.objects.filter(pk=article_id).first()
+    return coverage.suggest_links(article=article) if article else 0
+
+
+# Each periodic run queues at most this many checks: a backlog is worked off hour by hour.
+LINK_CHECK_BATCH = 500
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def check_links() -> int:
+    """Periodic: queue a check of each source and article link that is due."""
+    due_before = coverage.link_check_due_before()
+    due = coverage.due_links(due_before=due_before, limit=LINK_CHECK_BATCH)
+    for kind, pk in due:
+        check_link.delay(kind, pk, due_before.isoformat())
+    return len(due)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def check_link(kind: str, pk: int, due_before: str) -> bool | None:
+    """Check one link, unless another check claimed it since it fell due. No retries: a
+    failure is itself the result, and the next due check tries again."""
+    check = coverage.check_due_link(kind=kind, pk=pk, due_before=datetime.fromisoformat(due_before))
+    return None if check is None else check.ok
