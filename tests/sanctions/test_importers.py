@@ -467,6 +467,16 @@ def test_attaching_a_proposal_moves_its_designations_onto_the_announcement(clien
 
     page = client.post("/admin/sanctions/proposedaction/", form)
     assert page.status_code == 200 and "Existing action" in page.text
+    found = client.get(
+        "/admin/autocomplete/",
+        {
+            "app_label": "sanctions",
+            "model_name": "listchange",
+            "field_name": "action",
+            "term": "PRC",
+        },
+    ).json()
+    assert [int(result["id"]) for result in found["results"]] == [state.pk]
     response = client.post(
         "/admin/sanctions/proposedaction/", form | {"apply": "yes", "target": state.pk}
     )
