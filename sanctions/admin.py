@@ -45,6 +45,7 @@ from .models import (
     SuggestionStatus,
     detect_script,
 )
+from .search import index_names
 
 # Names at least this similar (pg_trgm, 0..1) are shown as possible duplicates.
 DUPLICATE_SIMILARITY = 0.5
@@ -222,6 +223,10 @@ class EntityAdmin(TrackedAdmin):
     @admin.display(ordering="designation_count", description="actions")
     def designation_count(self, obj):
         return obj.designation_count
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        index_names(entity_ids=[form.instance.pk])
 
     def save_formset(self, request, form, formset, change):
         if formset.model is Alias:

@@ -1,6 +1,7 @@
 """Public, read-only pages. Only published actions, and what they cite, are shown."""
 
 import datetime
+import json
 from collections import defaultdict
 
 from django.conf import settings
@@ -10,11 +11,16 @@ from django.db.models import Count, Prefetch, Q
 from django.db.models.functions import ExtractYear
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
+from pghistory.models import MiddlewareEvents
 
-from .filters import ActionFilter, EntityFilter
+from . import charts, citations
+from .filters import ActionFilter, EntityFilter, action_facets
 from .models import (
+    LIFTING_KINDS,
+    LISTING_KINDS,
     Action,
     ActionStatus,
     Article,
@@ -25,6 +31,7 @@ from .models import (
     Relation,
     Snapshot,
 )
+from .search import search_actions, search_articles, search_entities
 
 
 def site_context(request):
@@ -61,17 +68,20 @@ def counts_by_year_and_authority(actions):
     return columns, years
 
 
+def _year_context(actions) -> dict:
+    columns, years = counts_by_year_and_authority(actions)
+    return {"columns": columns, "years": years, "chart": charts.year_chart(columns, years)}
+
+
 @require_safe
 def home(request):
     published = Action.objects.published()
-    columns, years = counts_by_year_and_authority(published)
     return render(
         request,
         "sanctions/home.html",
         {
             "latest": Action.objects.for_list()[:8],
-            "columns": columns,
-            "years": years,
+            **_year_context(published),
             "action_count": published.count(),
             "entity_count": Entity.objects.visible().count(),
             "article_count": Article.objects.visible().count(),
@@ -83,10 +93,17 @@ def home(request):
 def action_list(request):
     filterset = ActionFilter(request.GET or None, queryset=Action.objects.for_list())
     page = _page(request, filterset.qs)
+    matching = ActionFilter(request.GET or None, queryset=Action.objects.published()).qs
     return render(
         request,
         "sanctions/action_list.html",
-        {"filter": filterset, "page": page, "query": _query_without_page(request)},
+        {
+            "filter": filterset,
+            "page": page,
+            "query": _query_without_page(request),
+            "facets": action_facets(request.GET),
+            **_year_context(matching),
+        },
     )
 
 
@@ -121,7 +138,12 @@ def action_detail(request, pk):
     return render(
         request,
         "sanctions/action_detail.html",
-        {"action": action, "coverage_groups": coverage_groups},
+        {
+            "action": action,
+            "coverage_groups": coverage_groups,
+            "citation_tags": citations.meta_tags(action, url=_permalink(action)),
+            "permalink": _permalink(action),
+        },
     )
 
 
@@ -141,11 +163,30 @@ def entity_list(request):
     )
 
 
+# Timeline colours: listings red, removals green, everything else blue.
+_KIND_COLOURS = {
+    **dict.fromkeys(LISTING_KINDS, "#D55E00"),
+    **dict.fromkeys(LIFTING_KINDS, "#009E73"),
+}
+
+
+def _as_of(request) -> tuple[datetime.date, str]:
+    """The date of ?as_of=YYYY-MM-DD, or today; with an error message for a bad value."""
+    value = request.GET.get("as_of", "")
+    if not value:
+        return datetime.date.today(), ""
+    try:
+        return datetime.date.fromisoformat(value), ""
+    except ValueError:
+        return datetime.date.today(), f"“{value}” is not a date (YYYY-MM-DD); showing today."
+
+
 @require_safe
 def entity_detail(request, pk):
     entity = get_object_or_404(
         Entity.objects.visible().prefetch_related("aliases", "identifiers"), pk=pk
     )
+    as_of, as_of_error = _as_of(request)
     designations = list(
         entity.designations.filter(action__status=ActionStatus.PUBLISHED)
         .select_related("action__authority")
@@ -153,8 +194,11 @@ def entity_detail(request, pk):
         .order_by("action__announced_on", "action__pk")
     )
     visible = Entity.objects.visible()
-    relations = Relation.objects.select_related("subject", "object").filter(
-        (Q(subject=entity) & Q(object__in=visible)) | (Q(object=entity) & Q(subject__in=visible))
+    relations = list(
+        Relation.objects.select_related("subject", "object").filter(
+            (Q(subject=entity) & Q(object__in=visible))
+            | (Q(object=entity) & Q(subject__in=visible))
+        )
     )
     action_ids = [d.action_id for d in designations]
     articles = (
@@ -168,13 +212,39 @@ def entity_detail(request, pk):
     aliases_by_script = defaultdict(list)
     for alias in entity.aliases.all():
         aliases_by_script[alias.get_script_display() or "Unknown script"].append(alias)
+    articles = list(articles)
+    events = [
+        (
+            d.action.announced_on,
+            0,
+            _KIND_COLOURS.get(d.action.kind, "#0072B2"),
+            f"{d.action.announced_on:%Y-%m-%d} {d.action.get_kind_display()}: {d.action.title}",
+            d.action.get_absolute_url(),
+        )
+        for d in designations
+    ]
+    events += [
+        (a.published_on, 1, "#5b6675", a.headline, a.url) for a in articles if a.published_on
+    ]
+    neighbours = [
+        (r.object.name, r.object.get_absolute_url(), r.get_kind_display())
+        if r.subject_id == entity.pk
+        else (r.subject.name, r.subject.get_absolute_url(), f"is {r.get_kind_display()}")
+        for r in relations
+    ]
     return render(
         request,
         "sanctions/entity_detail.html",
         {
             "entity": entity,
+            "citation_tags": citations.meta_tags(entity, url=_permalink(entity)),
+            "permalink": _permalink(entity),
             "designations": designations,
-            "status": entity.status_on(datetime.date.today(), designations),
+            "as_of": as_of,
+            "as_of_error": as_of_error,
+            "status": entity.status_on(as_of, designations),
+            "timeline": charts.timeline(events),
+            "network": charts.network((entity.name, entity.get_absolute_url()), neighbours),
             "relations": relations,
             "articles": articles,
             "aliases_by_script": sorted(aliases_by_script.items()),
@@ -222,6 +292,76 @@ def snapshot_download(request, pk):
     response["Content-Security-Policy"] = "sandbox"
     response["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+CITATION_FORMATS = {
+    "bib": ("application/x-bibtex; charset=utf-8", citations.bibtex),
+    "ris": ("application/x-research-info-systems; charset=utf-8", citations.ris),
+    "json": (
+        "application/vnd.citationstyles.csl+json",
+        lambda obj, **kwargs: json.dumps([citations.csl_json(obj, **kwargs)], ensure_ascii=False),
+    ),
+}
+
+
+def _permalink(obj) -> str:
+    return settings.SITE_ROOT + obj.get_absolute_url()
+
+
+def _cite(obj, fmt: str) -> HttpResponse:
+    if fmt not in CITATION_FORMATS:
+        raise Http404("Unknown citation format")
+    content_type, render_citation = CITATION_FORMATS[fmt]
+    body = render_citation(obj, url=_permalink(obj), accessed=timezone.localdate())
+    response = HttpResponse(body, content_type=content_type)
+    filename = f"{citations.record(obj).key}.{fmt}"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@require_safe
+def action_cite(request, pk, fmt):
+    return _cite(get_object_or_404(Action.objects.published(), pk=pk), fmt)
+
+
+@require_safe
+def entity_cite(request, pk, fmt):
+    return _cite(get_object_or_404(Entity.objects.visible(), pk=pk), fmt)
+
+
+def _history(request, obj):
+    events = (
+        MiddlewareEvents.objects.references(obj)
+        .order_by("-pgh_created_at", "-pgh_id")
+        .only("pgh_created_at", "pgh_label", "pgh_obj_model", "pgh_diff", "pgh_context")[:500]
+    )
+    return render(request, "sanctions/history.html", {"object": obj, "events": events})
+
+
+@require_safe
+def action_history(request, pk):
+    """Every recorded change to a published action and its parts; editors stay anonymous."""
+    return _history(request, get_object_or_404(Action.objects.published(), pk=pk))
+
+
+@require_safe
+def entity_history(request, pk):
+    return _history(request, get_object_or_404(Entity.objects.visible(), pk=pk))
+
+
+@require_safe
+def search(request):
+    query = request.GET.get("q", "").strip()[:200]
+    sections = {}
+    if query:
+        sections = {
+            "entities": list(search_entities(Entity.objects.visible(), query, limit=10)),
+            "actions": list(search_actions(Action.objects.published(), query)[:10]),
+            "articles": list(
+                search_articles(Article.objects.visible(), query).select_related("outlet")[:10]
+            ),
+        }
+    return render(request, "sanctions/search.html", {"q": query, **sections})
 
 
 @never_cache

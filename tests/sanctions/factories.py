@@ -18,6 +18,7 @@ from sanctions.models import (
     Source,
     SourceKind,
 )
+from sanctions.search import index_names
 
 _seq = itertools.count(1)
 
@@ -40,9 +41,12 @@ def make_legal_basis(**fields) -> LegalBasis:
 
 
 def make_entity(**fields) -> Entity:
+    """An entity, indexed for name search as the admin and importers do."""
     n = next(_seq)
     defaults = {"name": f"Entity {n}", "kind": EntityKind.COMPANY, "countries": ["CN"]}
-    return Entity.objects.create(**(defaults | fields))
+    entity = Entity.objects.create(**(defaults | fields))
+    index_names(entity_ids=[entity.pk])
+    return entity
 
 
 def make_action(*, entities=(), published=True, legal_bases=(), **fields) -> Action:

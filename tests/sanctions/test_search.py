@@ -100,7 +100,7 @@ def test_exact_and_prefix_matches_rank_above_fuzzy_ones(db):
 
 
 def test_indexing_names_twice_writes_nothing_and_follows_renames(db):
-    entity = make_entity(name="Old Name Trading")
+    entity = Entity.objects.create(name="Old Name Trading", kind="company")
     assert index_names() == 1
     assert index_names() == 0
 
