@@ -284,3 +284,75 @@ def test_each_page_runs_the_same_number_of_queries_however_many_rows(client):
     # /actions/: the page, its count, two prefetches, six facets, the chart and the
     # three choice lists of the filter form.
     assert max(many) <= 15
+
+
+def test_entity_status_as_of_a_date_follows_its_actions(client):
+    entity = make_entity()
+    state = make_authority(name="U.S. Department of State")
+    make_action(authority=state, entities=[entity], announced_on=datetime.date(2023, 10, 20))
+    make_action(
+        authority=state,
+        entities=[entity],
+        kind=ActionKind.DELISTING,
+        announced_on=datetime.date(2025, 1, 10),
+    )
+
+    def status(as_of):
+        response = client.get(entity.get_absolute_url(), {"as_of": as_of})
+        return [(line.authority.name, line.status) for line in response.context["status"]]
+
+    assert status("2023-10-19") == []
+    assert status("2024-06-01") == [("U.S. Department of State", "listed")]
+    assert status("2025-02-01") == [("U.S. Department of State", "lifted")]
+    bad = client.get(entity.get_absolute_url(), {"as_of": "June"})
+    assert bad.status_code == 200
+    assert "is not a date" in bad.content.decode()
+
+
+def test_detail_pages_carry_citation_metadata_and_cite_downloads(client):
+    entity = make_entity(name="Rockside Enterprise")
+    action = make_action(title="State designates four entities", entities=[entity])
+
+    body = client.get(action.get_absolute_url()).content.decode()
+    assert '<meta name="citation_title" content="State designates four entities' in body
+    for fmt, content_type in [
+        ("bib", "application/x-bibtex"),
+        ("ris", "application/x-research-info-systems"),
+        ("json", "application/vnd.citationstyles.csl+json"),
+    ]:
+        response = client.get(f"/actions/{action.pk}/cite.{fmt}")
+        assert response["Content-Type"].startswith(content_type)
+        assert "attachment" in response["Content-Disposition"]
+        assert client.get(f"/entities/{entity.pk}/cite.{fmt}").status_code == 200
+    assert client.get(f"/actions/{action.pk}/cite.pdf").status_code == 404
+    draft = make_action(published=False)
+    assert client.get(f"/actions/{draft.pk}/cite.bib").status_code == 404
+
+
+def test_public_history_lists_changes_without_naming_editors(client, admin_user):
+    action = make_action(title="Before")
+    action.title = "After"
+    action.save()
+
+    response = client.get(f"/actions/{action.pk}/history/")
+
+    body = response.content.decode()
+    assert "Before" in body and "After" in body
+    assert admin_user.username not in body
+    draft = make_action(published=False)
+    assert client.get(f"/actions/{draft.pk}/history/").status_code == 404
+
+
+def test_pictures_have_text_alternatives(client):
+    ndc = make_entity(name="National Development Complex")
+    supplier = make_entity(name="Akhtar and Sons")
+    Relation.objects.create(subject=supplier, object=ndc, kind=RelationKind.SUPPLIER_TO)
+    make_action(entities=[ndc, supplier], announced_on=datetime.date(2024, 12, 18))
+    make_article(actions=[], headline="Coverage").entities.add(ndc)
+
+    home = client.get("/").content.decode()
+    assert "<svg" in home and "<table" in home
+    entity_page = client.get(ndc.get_absolute_url()).content.decode()
+    assert entity_page.count("<svg") == 2
+    assert 'role="img"' in entity_page
+    assert "Akhtar and Sons</a> is supplier to this entity" in entity_page
