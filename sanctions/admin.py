@@ -114,7 +114,18 @@ class ActionAdmin(TrackedAdmin):
     autocomplete_fields = ["authority", "legal_bases", "programs"]
     readonly_fields = ["status", "published_at", "created_at", "updated_at", "pasted_urls"]
     fieldsets = [
-        (None, {"fields": ["title", ("kind", "authority"), "legal_bases", "programs"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "title",
+                    ("kind", "authority"),
+                    "legal_bases",
+                    "programs",
+                    "subject_countries",
+                ]
+            },
+        ),
         ("Dates", {"fields": [("announced_on", "effective_on", "gazetted_on")]}),
         ("Description", {"fields": ["summary", "document_numbers", "notes", "reference"]}),
         ("Publication", {"fields": [("status", "published_at"), ("created_at", "updated_at")]}),

@@ -197,6 +197,7 @@ def _load_action(
             "effective_on": _date(item.get("effective_on")),
             "gazetted_on": _date(item.get("gazetted_on")),
             "document_numbers": item.get("document_numbers", []),
+            "subject_countries": item.get("subject_countries", []),
             # Fixed rather than now(), so a re-load leaves published actions untouched.
             "published_at": (
                 datetime.datetime.combine(announced_on, datetime.time(), tzinfo=datetime.UTC)

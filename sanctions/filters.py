@@ -63,7 +63,11 @@ class ActionFilter(django_filters.FilterSet):
         to_field_name="code",
         empty_label="Any program",
     )
-    country = CountryFilter(method="filter_country", label="Entity country (ISO code)")
+    country = CountryFilter(
+        method="filter_country",
+        label="Country (ISO code)",
+        help_text="Of the program addressed or of an entity concerned.",
+    )
     kind = django_filters.ChoiceFilter(choices=ActionKind.choices, empty_label="Any kind")
     date_from = django_filters.DateFilter(
         field_name="announced_on", lookup_expr="gte", label="From", widget=_date_widget()
@@ -92,7 +96,7 @@ class ActionFilter(django_filters.FilterSet):
         return queryset.filter(Q(search_vector=text_query(value)) | Exists(named))
 
     def filter_country(self, queryset, name, value):
-        """Actions concerning at least one entity of that country."""
+        """Actions addressing that country's programs or concerning one of its entities."""
         return queryset.filter(countries__contains=[value])
 
 

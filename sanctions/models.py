@@ -218,11 +218,18 @@ class Action(models.Model):
         editable=False,
         help_text="Title (A), summary (B), designations and source titles (C); kept by triggers.",
     )
+    subject_countries = ArrayField(
+        models.CharField(max_length=2),
+        default=list,
+        blank=True,
+        help_text="Countries whose programs the action addresses, e.g. PK for suppliers to "
+        "Pakistan's missile program; ISO codes, comma-separated.",
+    )
     countries = ArrayField(
         models.CharField(max_length=2),
         default=list,
         editable=False,
-        help_text="Countries of the entities it concerns; kept by triggers.",
+        help_text="Subject countries and those of its entities; kept by triggers.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -258,11 +265,13 @@ class Action(models.Model):
         ]
         triggers = [
             pgtrigger.Trigger(
-                name="action_document",
+                name="action_derived_columns",
                 when=pgtrigger.Before,
-                operation=pgtrigger.Insert | pgtrigger.UpdateOf("title", "summary"),
+                operation=pgtrigger.Insert
+                | pgtrigger.UpdateOf("title", "summary", "subject_countries"),
                 func="""
                     NEW.search_vector := sanctions_action_document(NEW.id, NEW.title, NEW.summary);
+                    NEW.countries := sanctions_action_countries(NEW.id, NEW.subject_countries);
                     RETURN NEW;
                 """,
             ),

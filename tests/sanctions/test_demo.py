@@ -189,3 +189,22 @@ def test_loading_again_restores_an_edited_row_and_records_one_event(loaded):
     assert action.title.startswith("State designates Pakistan's National Development Complex")
     assert again["updated"] == 1
     assert Events.objects.count() == events + 1
+
+
+@pytest.mark.django_db
+def test_the_action_list_shows_every_demo_action_and_the_2024_pakistan_ones(client):
+    load_demo()
+    everything = client.get("/actions/", {"page": 1})
+    assert everything.context["page"].paginator.count == Action.objects.count() == 19
+
+    response = client.get(
+        "/actions/", {"date_from": "2024-01-01", "date_to": "2024-12-31", "country": "PK"}
+    )
+
+    references = {action.reference for action in response.context["page"]}
+    pakistan_2024 = set(
+        Action.objects.filter(reference__startswith="pak-2024").values_list("reference", flat=True)
+    )
+    assert references == pakistan_2024
+    assert len(references) == 6
+    assert not any(reference.startswith("pak-2023") for reference in references)

@@ -137,3 +137,11 @@ def test_detect_script_names_the_dominant_script():
     assert detect_script("اختر اینڈ سنز") == Script.ARABIC
     assert detect_script("Akhtar and Sons") == Script.LATIN
     assert Alias(name="x").script == ""
+
+
+def test_an_actions_countries_include_the_countries_whose_programs_it_addresses():
+    action = make_action(entities=[make_entity(countries=["CN"])])
+
+    Action.objects.filter(pk=action.pk).update(subject_countries=["PK"])
+
+    assert Action.objects.get(pk=action.pk).countries == ["CN", "PK"]
