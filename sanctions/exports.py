@@ -12,13 +12,10 @@ Two ways out, one writer per format:
   the database a full scan per request. Without a dump yet, the full stream is live.
 """
 
-import csv
 import hashlib
-import io
 import itertools
 import json
 import tempfile
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -27,7 +24,7 @@ from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
-from django.db.models import Count, Exists, Max, Min, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -67,38 +64,75 @@ def neutralise(value: str) -> str:
     return "'" + value if value.startswith(FORMULA_TRIGGERS) else value
 
 
-def _cell(value) -> str:
-    return neutralise(value) if isinstance(value, str) else value
-
-
-def _joined(values: Iterable) -> str:
-    return neutralise(LIST_SEPARATOR.join(str(value) for value in values))
-
-
 def _chunks(rows: Iterable, size: int = CHUNK_SIZE) -> Iterator[list]:
     rows = iter(rows)
     while chunk := list(itertools.islice(rows, size)):
         yield chunk
 
 
-def _grouped(pairs: Iterable[tuple]) -> dict:
-    """{key: [values...]} from (key, value...) rows, in the rows' order."""
-    groups = defaultdict(list)
-    for key, *value in pairs:
-        groups[key].append(value[0] if len(value) == 1 else tuple(value))
-    return groups
+class _Following:
+    """Rows of a second cursor read in step with a first one sorted the same way.
 
+    Each export reads its main rows and their related rows (designations, aliases...)
+    through server-side cursors in the same order and merges them here, so no query
+    depends on the size of a chunk and none repeats per chunk. Related rows must be
+    filtered to the main rows' keys.
+    """
 
-def page_url(kind: str, pk: int) -> str:
-    return f"{settings.SITE_ROOT}/{kind}/{pk}/"
+    def __init__(self, queryset: QuerySet):
+        self.rows = queryset.iterator(chunk_size=CHUNK_SIZE)
+        self.row = next(self.rows, None)
+
+    def take(self, key) -> list[tuple]:
+        """The rows of `key`, without their key column."""
+        found = []
+        while self.row is not None and self.row[0] == key:
+            found.append(self.row[1:])
+            self.row = next(self.rows, None)
+        return found
 
 
 # The rows of actions, one chunk at a time, with what each export needs of them.
 
 
 def action_chunks(actions: QuerySet) -> Iterator[list[dict]]:
-    """Actions as dicts in chunks, newest first, each with designations and citations."""
-    rows = actions.order_by("-announced_on", "-pk").values(
+    """Actions as dicts in chunks, by id, each with its citations and designations."""
+    selected = actions.values("pk")
+    legal_bases = _Following(
+        Action.legal_bases.through.objects.filter(action__in=selected)
+        .order_by("action_id", "legalbasis__name")
+        .values_list("action_id", "legalbasis__slug", "legalbasis__name")
+    )
+    programs = _Following(
+        Action.programs.through.objects.filter(action__in=selected)
+        .order_by("action_id", "program__code")
+        .values_list("action_id", "program__code")
+    )
+    sources = _Following(
+        Source.objects.filter(action__in=selected)
+        .exclude(url="")
+        .order_by("action_id", "published_on", "pk")
+        .values_list("action_id", "url")
+    )
+    designations = _Following(
+        Designation.objects.filter(action__in=selected)
+        .order_by("action_id", "position", "pk")
+        .values_list(
+            "action_id",
+            "entity_id",
+            "entity__reference",
+            "entity__name",
+            "entity__kind",
+            "entity__countries",
+            "role",
+            "name_as_listed",
+            "legal_basis__slug",
+            "legal_basis__name",
+            "measures",
+            "reason",
+        )
+    )
+    rows = actions.order_by("pk").values(
         "pk",
         "reference",
         "title",
@@ -112,228 +146,180 @@ def action_chunks(actions: QuerySet) -> Iterator[list[dict]]:
         "authority__jurisdiction",
     )
     for chunk in _chunks(rows.iterator(chunk_size=CHUNK_SIZE)):
-        ids = [action["pk"] for action in chunk]
-        through = Action.legal_bases.through.objects.filter(action_id__in=ids)
-        legal_bases = _grouped(
-            through.order_by("legalbasis__name").values_list(
-                "action_id", "legalbasis__slug", "legalbasis__name"
-            )
-        )
-        programs = _grouped(
-            Action.programs.through.objects.filter(action_id__in=ids)
-            .order_by("program__code")
-            .values_list("action_id", "program__code")
-        )
-        sources = _grouped(
-            Source.objects.filter(action_id__in=ids)
-            .exclude(url="")
-            .order_by("published_on", "pk")
-            .values_list("action_id", "url")
-        )
-        designations = _grouped(
-            Designation.objects.filter(action_id__in=ids)
-            .order_by("position", "pk")
-            .values_list(
-                "action_id",
-                "entity_id",
-                "entity__reference",
-                "entity__name",
-                "entity__kind",
-                "entity__countries",
-                "role",
-                "name_as_listed",
-                "legal_basis__slug",
-                "legal_basis__name",
-                "measures",
-                "reason",
-            )
-        )
         for action in chunk:
             pk = action["pk"]
-            action["legal_bases"] = legal_bases.get(pk, [])
-            action["programs"] = programs.get(pk, [])
-            action["source_urls"] = sources.get(pk, [])
-            action["designations"] = designations.get(pk, [])
+            action["legal_bases"] = legal_bases.take(pk)
+            action["programs"] = [code for (code,) in programs.take(pk)]
+            action["source_urls"] = [url for (url,) in sources.take(pk)]
+            action["designations"] = designations.take(pk)
         yield chunk
-
-
-# actions.csv: one row per designation
-
-ACTION_COLUMNS = [
-    ("action_id", "The action's number on this site."),
-    ("action_reference", "The action's stable external key, where it has one."),
-    ("action_url", "The action's page."),
-    ("announced_on", "Date of the announcement (ISO 8601)."),
-    ("effective_on", "Date the measure took effect, where known."),
-    ("gazetted_on", "Federal Register / Official Journal publication date, where known."),
-    ("authority", "The acting authority's slug (the `authority` filter)."),
-    ("authority_name", "The acting authority's name."),
-    ("kind", "What the action does: designation, delisting, entity_list_addition..."),
-    ("title", "The action's title."),
-    ("legal_bases", "Slugs of the instruments the action cites, separated by '; '."),
-    ("programs", "Program codes (e.g. NPWMD), separated by '; '."),
-    ("document_numbers", "Federal Register citations, docket or regulation numbers."),
-    ("source_urls", "Confirmed URLs of the official sources, separated by '; '."),
-    ("entity_id", "The entity's number on this site; empty for an action naming none."),
-    ("entity_reference", "The entity's stable external key, where it has one."),
-    ("entity_name", "The entity's primary name."),
-    ("entity_kind", "organization, company, state_body, person, vessel or aircraft."),
-    ("entity_countries", "ISO 3166-1 alpha-2 codes, separated by '; '."),
-    ("role", "The entity's part in the action: listed, delisted, amended, identified, named."),
-    ("name_as_listed", "The name exactly as the announcement gave it."),
-    ("designation_legal_basis", "Slug of this designation's own legal basis, if it differs."),
-    ("measures", "The measures the announcement names for this entity."),
-    ("reason", "The conduct the announcement gives."),
-]
-
-
-def action_csv_rows(actions: QuerySet) -> Iterator[list[list]]:
-    """Chunks of actions.csv rows: one per designation, one for an action naming none."""
-    for chunk in action_chunks(actions):
-        rows = []
-        for action in chunk:
-            head = [
-                action["pk"],
-                _cell(action["reference"]),
-                page_url("actions", action["pk"]),
-                action["announced_on"],
-                action["effective_on"],
-                action["gazetted_on"],
-                action["authority__slug"],
-                _cell(action["authority__name"]),
-                action["kind"],
-                _cell(action["title"]),
-                _joined(slug for slug, _ in action["legal_bases"]),
-                _joined(action["programs"]),
-                _joined(action["document_numbers"]),
-                _joined(action["source_urls"]),
-            ]
-            if not action["designations"]:
-                rows.append(head + [None] * 10)
-            for d in action["designations"]:
-                # (entity id, reference, name, kind, countries, role, name as listed,
-                #  legal basis slug, legal basis name, measures, reason)
-                rows.append(
-                    head
-                    + [
-                        d[0],
-                        _cell(d[1]),
-                        _cell(d[2]),
-                        d[3],
-                        _joined(d[4]),
-                        d[5],
-                        _cell(d[6]),
-                        d[7],
-                        _cell(d[9]),
-                        _cell(d[10]),
-                    ]
-                )
-        yield rows
-
-
-# entities.csv: one row per entity
-
-ENTITY_COLUMNS = [
-    ("entity_id", "The entity's number on this site."),
-    ("entity_reference", "The entity's stable external key, where it has one."),
-    ("entity_url", "The entity's page."),
-    ("name", "The primary name, in Latin script."),
-    ("kind", "organization, company, state_body, person, vessel or aircraft."),
-    ("countries", "ISO 3166-1 alpha-2 codes, separated by '; '."),
-    ("aliases", "Other names in every script, separated by '; '."),
-    ("identifiers", "scheme:value pairs (ofac:12345; imo:9123456), separated by '; '."),
-    ("description", "What the entity is."),
-    ("action_count", "Published actions naming the entity."),
-    ("first_announced_on", "Date of the earliest of those actions."),
-    ("last_announced_on", "Date of the latest of those actions."),
-    ("authorities", "Slugs of the authorities that acted, separated by '; '."),
-]
 
 
 def entity_chunks(entities: QuerySet) -> Iterator[list[dict]]:
     """Entities as dicts in chunks, by id, each with its names and identifiers."""
+    selected = entities.values("pk")
+    aliases = _Following(
+        Alias.objects.filter(entity__in=selected)
+        .order_by("entity_id", "name")
+        .values_list("entity_id", "name", "kind")
+    )
+    identifiers = _Following(
+        Identifier.objects.filter(entity__in=selected)
+        .order_by("entity_id", "scheme", "value")
+        .values_list("entity_id", "scheme", "value", "country")
+    )
     rows = entities.order_by("pk").values(
         "pk", "reference", "name", "kind", "countries", "description"
     )
     for chunk in _chunks(rows.iterator(chunk_size=CHUNK_SIZE)):
-        ids = [entity["pk"] for entity in chunk]
-        aliases = _grouped(
-            Alias.objects.filter(entity_id__in=ids)
-            .order_by("name")
-            .values_list("entity_id", "name", "kind")
-        )
-        identifiers = _grouped(
-            Identifier.objects.filter(entity_id__in=ids)
-            .order_by("scheme", "value")
-            .values_list("entity_id", "scheme", "value", "country")
-        )
         for entity in chunk:
-            entity["aliases"] = aliases.get(entity["pk"], [])
-            entity["identifiers"] = identifiers.get(entity["pk"], [])
+            entity["aliases"] = aliases.take(entity["pk"])
+            entity["identifiers"] = identifiers.take(entity["pk"])
         yield chunk
 
 
-def entity_csv_rows(entities: QuerySet) -> Iterator[list[list]]:
-    for chunk in entity_chunks(entities):
-        ids = [entity["pk"] for entity in chunk]
-        timelines = {
-            row["entity_id"]: row
-            for row in Designation.objects.filter(entity_id__in=ids, action__status="published")
-            .values("entity_id")
-            .annotate(
-                count=Count("action_id"),
-                first=Min("action__announced_on"),
-                last=Max("action__announced_on"),
-            )
-        }
-        authorities = _grouped(
-            Designation.objects.filter(entity_id__in=ids, action__status="published")
-            .values_list("entity_id", "action__authority__slug")
-            .order_by("entity_id", "action__authority__slug")
-            .distinct()
-        )
-        rows = []
-        for entity in chunk:
-            timeline = timelines.get(entity["pk"], {})
-            rows.append(
-                [
-                    entity["pk"],
-                    _cell(entity["reference"]),
-                    page_url("entities", entity["pk"]),
-                    _cell(entity["name"]),
-                    entity["kind"],
-                    _joined(entity["countries"]),
-                    _joined(name for name, _ in entity["aliases"]),
-                    _joined(f"{scheme}:{value}" for scheme, value, _ in entity["identifiers"]),
-                    _cell(entity["description"]),
-                    timeline.get("count", 0),
-                    timeline.get("first"),
-                    timeline.get("last"),
-                    _joined(authorities.get(entity["pk"], [])),
-                ]
-            )
-        yield rows
+# CSV files, written by PostgreSQL itself: COPY (SELECT ...) TO STDOUT (FORMAT csv) quotes
+# as RFC 4180 wants and sends one message per row, so Python only turns the line ends
+# into CRLF. Each column is (name, SQL expression, meaning); text that a spreadsheet
+# could run is neutralised in the query, as neutralise() would.
+
+_SQL_TRIGGERS = ", ".join(
+    {"\t": "E'\\t'", "\r": "E'\\r'", "'": "''''"}.get(c, f"'{c}'")
+    for c in FORMULA_TRIGGERS
+    if c != "\0"  # PostgreSQL text cannot hold NUL
+)
 
 
-def csv_stream(columns, row_chunks: Iterable[list[list]]) -> Iterator[tuple[bytes, int]]:
-    """RFC 4180 CSV in UTF-8 (CRLF line ends, quotes where needed), chunk by chunk."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(name for name, _ in columns)
-    yield buffer.getvalue().encode(), 0
-    for rows in row_chunks:
-        buffer.seek(0)
-        buffer.truncate()
-        writer.writerows(rows)
-        yield buffer.getvalue().encode(), len(rows)
+def _text(expression: str) -> str:
+    return (
+        f"CASE WHEN left({expression}, 1) IN ({_SQL_TRIGGERS})"
+        f" THEN '''' || {expression} ELSE {expression} END"
+    )
+
+
+def _list(expression: str) -> str:
+    return _text(f"array_to_string({expression}, '{LIST_SEPARATOR}')")
+
+
+ACTION_COLUMNS = [
+    ("action_id", "a.id", "The action's number on this site."),
+    ("action_reference", _text("a.reference"), "The action's stable external key, if any."),
+    ("action_url", "%(site)s || '/actions/' || a.id || '/'", "The action's page."),
+    ("announced_on", "a.announced_on", "Date of the announcement (ISO 8601)."),
+    ("effective_on", "a.effective_on", "Date the measure took effect, where known."),
+    ("gazetted_on", "a.gazetted_on", "Federal Register / Official Journal date, where known."),
+    ("authority", "au.slug", "The acting authority's slug (the `authority` filter)."),
+    ("authority_name", _text("au.name"), "The acting authority's name."),
+    ("kind", "a.kind", "What the action does: designation, delisting, entity_list_addition..."),
+    ("title", _text("a.title"), "The action's title."),
+    ("legal_bases", _list("cited.legal_bases"), "Slugs of the instruments the action cites."),
+    ("programs", _list("cited.programs"), "Program codes, e.g. NPWMD."),
+    ("document_numbers", _list("a.document_numbers"), "Federal Register citations, dockets."),
+    ("source_urls", _list("cited.source_urls"), "Confirmed URLs of the official sources."),
+    ("entity_id", "e.id", "The entity's number on this site; empty for an action naming none."),
+    ("entity_reference", _text("e.reference"), "The entity's stable external key, if any."),
+    ("entity_name", _text("e.name"), "The entity's primary name."),
+    ("entity_kind", "e.kind", "organization, company, state_body, person, vessel or aircraft."),
+    ("entity_countries", _list("e.countries"), "ISO 3166-1 alpha-2 codes."),
+    ("role", "d.role", "The entity's part: listed, delisted, amended, identified or named."),
+    ("name_as_listed", _text("d.name_as_listed"), "The name exactly as the announcement gave it."),
+    ("designation_legal_basis", "dlb.slug", "This designation's own legal basis, if it differs."),
+    ("measures", _text("d.measures"), "The measures the announcement names for this entity."),
+    ("reason", _text("d.reason"), "The conduct the announcement gives."),
+]
+
+ACTIONS_SQL = """
+SELECT {columns}
+  FROM sanctions_action a
+  JOIN sanctions_authority au ON au.id = a.authority_id
+  CROSS JOIN LATERAL (
+      SELECT ARRAY(SELECT l.slug FROM sanctions_action_legal_bases x
+                     JOIN sanctions_legalbasis l ON l.id = x.legalbasis_id
+                    WHERE x.action_id = a.id ORDER BY l.name) AS legal_bases,
+             ARRAY(SELECT p.code FROM sanctions_action_programs x
+                     JOIN sanctions_program p ON p.id = x.program_id
+                    WHERE x.action_id = a.id ORDER BY p.code) AS programs,
+             ARRAY(SELECT s.url FROM sanctions_source s
+                    WHERE s.action_id = a.id AND s.url <> ''
+                    ORDER BY s.published_on, s.id) AS source_urls
+      OFFSET 0  -- computed once per action, not once per designation
+  ) AS cited
+  LEFT JOIN sanctions_designation d ON d.action_id = a.id
+  LEFT JOIN sanctions_entity e ON e.id = d.entity_id
+  LEFT JOIN sanctions_legalbasis dlb ON dlb.id = d.legal_basis_id
+ WHERE a.id IN ({selected})
+ ORDER BY a.id, d.position, d.id
+"""
+
+ENTITY_COLUMNS = [
+    ("entity_id", "e.id", "The entity's number on this site."),
+    ("entity_reference", _text("e.reference"), "The entity's stable external key, if any."),
+    ("entity_url", "%(site)s || '/entities/' || e.id || '/'", "The entity's page."),
+    ("name", _text("e.name"), "The primary name, in Latin script."),
+    ("kind", "e.kind", "organization, company, state_body, person, vessel or aircraft."),
+    ("countries", _list("e.countries"), "ISO 3166-1 alpha-2 codes."),
+    ("aliases", _list("names.aliases"), "Other names, in every script."),
+    ("identifiers", _list("names.identifiers"), "scheme:value pairs, e.g. ofac:12345."),
+    ("description", _text("e.description"), "What the entity is."),
+    ("action_count", "timeline.actions", "Published actions naming the entity."),
+    ("first_announced_on", "timeline.first", "Date of the earliest of those actions."),
+    ("last_announced_on", "timeline.last", "Date of the latest of those actions."),
+    ("authorities", _list("timeline.authorities"), "Slugs of the authorities that acted."),
+]
+
+ENTITIES_SQL = """
+SELECT {columns}
+  FROM sanctions_entity e
+  CROSS JOIN LATERAL (
+      SELECT ARRAY(SELECT al.name FROM sanctions_alias al
+                    WHERE al.entity_id = e.id ORDER BY al.name) AS aliases,
+             ARRAY(SELECT i.scheme || ':' || i.value FROM sanctions_identifier i
+                    WHERE i.entity_id = e.id ORDER BY i.scheme, i.value) AS identifiers
+      OFFSET 0  -- computed once, not once per use of each column
+  ) AS names
+  CROSS JOIN LATERAL (
+      SELECT count(*) AS actions, min(a.announced_on) AS first, max(a.announced_on) AS last,
+             coalesce(array_agg(DISTINCT au.slug ORDER BY au.slug), '{{}}') AS authorities
+        FROM sanctions_designation d
+        JOIN sanctions_action a ON a.id = d.action_id AND a.status = 'published'
+        JOIN sanctions_authority au ON au.id = a.authority_id
+       WHERE d.entity_id = e.id
+  ) AS timeline
+ WHERE e.id IN ({selected})
+ ORDER BY e.id
+"""
+
+
+def copy_csv(template: str, columns: list, rows: QuerySet) -> Iterator[tuple[bytes, int]]:
+    """The query's rows as CSV from PostgreSQL: UTF-8, CRLF line ends, ~1,000 rows a block.
+
+    `rows`, a filtered queryset, selects the ids; its parameters, and the site root, are
+    bound by psycopg on the client, as COPY takes none.
+    """
+    selected, params = rows.order_by().values("pk").query.sql_with_params()
+    select = ", ".join(f'{sql} AS "{name}"' for name, sql, _ in columns)
+    params = [settings.SITE_ROOT] * select.count("%(site)s") + list(params)
+    query = template.format(columns=select.replace("%(site)s", "%s"), selected=selected)
+    statement = f"COPY ({query}) TO STDOUT (FORMAT csv, HEADER, ENCODING 'UTF8')"
+    with connection.cursor() as cursor, cursor.cursor.copy(statement, params) as copy:
+        rows = iter(copy)
+        yield bytes(next(rows)[:-1]) + b"\r\n", 0  # the header
+        block = []
+        for row in rows:
+            block.append(row[:-1])  # each row ends with a lone LF; RFC 4180 wants CRLF
+            if len(block) == 1000:
+                yield b"\r\n".join(block) + b"\r\n", len(block)
+                block = []
+        if block:
+            yield b"\r\n".join(block) + b"\r\n", len(block)
 
 
 def actions_csv(actions: QuerySet):
-    return csv_stream(ACTION_COLUMNS, action_csv_rows(actions))
+    return copy_csv(ACTIONS_SQL, ACTION_COLUMNS, actions)
 
 
 def entities_csv(entities: QuerySet):
-    return csv_stream(ENTITY_COLUMNS, entity_csv_rows(entities))
+    return copy_csv(ENTITIES_SQL, ENTITY_COLUMNS, entities)
 
 
 # actions.json: the API's representation of each action, in one JSON array
@@ -341,7 +327,7 @@ def entities_csv(entities: QuerySet):
 
 def actions_json(actions: QuerySet) -> Iterator[tuple[bytes, int]]:
     """A JSON array of actions, each as /api/v1/actions/<id>/ gives it."""
-    actions = api.action_queryset().filter(pk__in=actions.values("pk"))
+    actions = api.action_queryset().filter(pk__in=actions.values("pk")).order_by("pk")
     separator = "[\n"
     count = 0
     for chunk in _chunks(actions.iterator(chunk_size=500), 500):
@@ -394,25 +380,13 @@ def ftm_records(actions: QuerySet) -> Iterator[list[dict]]:
             for designation in action["designations"]
         ]
 
-    articles = (
-        Article.objects.filter(
-            Exists(Coverage.objects.filter(article=OuterRef("pk"), action__in=selected))
-        )
-        .order_by("pk")
-        .values(
-            "pk", "url", "headline", "published_on", "author", "language", "excerpt", "outlet__name"
-        )
+    articles = Article.objects.filter(
+        Exists(Coverage.objects.filter(article=OuterRef("pk"), action__in=selected))
     )
-    for chunk in _chunks(articles.iterator(chunk_size=CHUNK_SIZE)):
-        yield list(_ftm_article_records(chunk, selected, entities))
-
-
-def _ftm_article_records(chunk: list[dict], selected, entities) -> Iterator[dict]:
-    ids = [article["pk"] for article in chunk]
     # FtM links an article to entities, not to an announcement: coverage of an action
     # becomes Documentation of each of its entities, carrying the action's key.
-    covered = _grouped(
-        Coverage.objects.filter(article_id__in=ids, action__in=selected)
+    covered = _Following(
+        Coverage.objects.filter(article__in=articles.values("pk"), action__in=selected)
         .exclude(action__designations=None)
         .order_by("article_id", "action_id", "action__designations__position", "pk")
         .values_list(
@@ -424,23 +398,28 @@ def _ftm_article_records(chunk: list[dict], selected, entities) -> Iterator[dict
             "action__designations__entity__reference",
         )
     )
-    mentioned = _grouped(
-        Article.entities.through.objects.filter(article_id__in=ids, entity__in=entities)
-        .order_by("entity_id")
+    mentioned = _Following(
+        Article.entities.through.objects.filter(
+            article__in=articles.values("pk"), entity__in=entities.values("pk")
+        )
+        .order_by("article_id", "entity_id")
         .values_list("article_id", "entity_id", "entity__reference")
     )
-    for article in chunk:
-        id = ftm.article_id(article["url"])
-        yield ftm.article_record(article)
-        for action, reference, relation, entity, entity_reference in covered.get(article["pk"], []):
-            yield ftm.coverage_record(
-                id,
-                ftm.entity_id(entity, entity_reference),
-                relation,
-                ftm.action_key(action, reference),
-            )
-        for entity, entity_reference in mentioned.get(article["pk"], []):
-            yield ftm.mention_record(id, ftm.entity_id(entity, entity_reference))
+    rows = articles.order_by("pk").values(
+        "pk", "url", "headline", "published_on", "author", "language", "excerpt", "outlet__name"
+    )
+    for chunk in _chunks(rows.iterator(chunk_size=CHUNK_SIZE)):
+        records = []
+        for article in chunk:
+            id = ftm.article_id(article["url"])
+            records.append(ftm.article_record(article))
+            for action, reference, relation, entity, entity_ref in covered.take(article["pk"]):
+                key = ftm.action_key(action, reference)
+                entity = ftm.entity_id(entity, entity_ref)
+                records.append(ftm.coverage_record(id, entity, relation, key))
+            for entity, entity_ref in mentioned.take(article["pk"]):
+                records.append(ftm.mention_record(id, ftm.entity_id(entity, entity_ref)))
+        yield records
 
 
 def ftm_jsonl(actions: QuerySet) -> Iterator[tuple[bytes, int]]:
@@ -462,7 +441,11 @@ class Export:
     rows: Callable[[], QuerySet]  # the public rows, before filters
     write: Callable[[QuerySet], Iterator[tuple[bytes, int]]]
     description: str
-    columns: list | None = None
+    columns: list | None = None  # CSV: (name, SQL, meaning)
+
+    @property
+    def documented_columns(self) -> list[tuple[str, str]]:
+        return [(name, meaning) for name, _, meaning in self.columns or []]
 
 
 EXPORTS = {
@@ -589,10 +572,11 @@ def _consistent(write, rows: QuerySet) -> Iterator[tuple[bytes, int]]:
     would first copy the whole result (a WITH HOLD cursor).
     """
     outermost = not connection.in_atomic_block
-    with transaction.atomic():
+    with transaction.atomic(), connection.cursor() as cursor:
         if outermost:
-            with connection.cursor() as cursor:
-                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        # Whole-table sorts and hashes: in memory rather than in temporary files.
+        cursor.execute("SET LOCAL work_mem = '64MB'")
         yield from write(rows)
 
 

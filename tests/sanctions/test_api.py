@@ -206,15 +206,19 @@ def test_writes_answer_405(client):
     assert Action.objects.filter(pk=action.pk).exists()
 
 
-def test_entity_search_matches_aliases_in_any_script(client):
+@pytest.mark.parametrize("query", ["q=Гранпект", "q=granpect", "country=cn", "kind=person"])
+def test_entity_filters_and_name_search_select_what_the_entity_list_page_selects(client, query):
     entity = make_entity(name="Granpect Company Limited")
-    Alias.objects.create(entity=entity, name="西安中科光电精密工程有限公司", script="Hani")
-    other = make_entity(name="Beijing Luo Luo")
-    make_action(entities=[entity, other])
+    Alias.objects.create(entity=entity, name="Гранпект Компани", script="Cyrl")
+    person = make_entity(name="Li Fangwei", kind="person", countries=["CN"])
+    make_action(entities=[entity, person, make_entity(name="Beijing Luo Luo")])
 
-    assert ids(client.get("/api/v1/entities/?q=中科光电")) == [entity.pk]
-    assert ids(client.get("/api/v1/entities/?q=granpect")) == [entity.pk]
-    assert ids(client.get("/api/v1/entities/?country=cn")) == [other.pk, entity.pk]
+    expected = [e.pk for e in client.get(f"/entities/?{query}").context["page"]]
+
+    assert expected
+    assert ids(client.get(f"/api/v1/entities/?{query}")) == expected
+    if query.startswith("q="):
+        assert expected == [entity.pk]
 
 
 def test_entity_shows_names_identifiers_public_relations_and_actions(client):

@@ -226,7 +226,11 @@ def test_each_designation_is_a_sanction_with_the_actions_facts(client, record):
     assert company["provisions"] == ["blocking", "Legal basis: INKSNA"]
     assert company["reason"] == ["Supplied equipment."]
     assert company["namesMentioned"] == ["BEIJING LUO LUO TECHNOLOGY"]
-    delisted = [v for v in sanctions.values() if "Removed" in v["status"]]
+    delisted = [
+        r["properties"]
+        for r in records
+        if r["schema"] == "Sanction" and "Removed" in r["properties"]["status"]
+    ]
     assert len(delisted) == 4
     assert delisted[0]["country"] == ["un"]
     assert delisted[0]["status"] == ["Delisting", "Removed"]
