@@ -10,7 +10,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from sanctions import coverage
+from sanctions import coverage, exports
 from sanctions.fetching import FetchError, fetch
 from sanctions.importers import ofac_csv, ofac_xml, un_xml
 from sanctions.importers.lists import ImportFailed
@@ -178,3 +178,12 @@ def check_link(kind: str, pk: int, due_before: str) -> bool | None:
     failure is itself the result, and the next due check tries again."""
     check = coverage.check_due_link(kind=kind, pk=pk, due_before=datetime.fromisoformat(due_before))
     return None if check is None else check.ok
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, time_limit=3000, soft_time_limit=2900)
+def write_export_dumps() -> str:
+    """Periodic: write the full export files and their manifest, for /exports/ to serve.
+
+    Writing them twice (a redelivery) is harmless: the newer manifest wins.
+    """
+    return exports.write_dumps()["generated_at"]

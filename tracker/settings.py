@@ -208,6 +208,11 @@ LINK_DEAD_AFTER = envint("LINK_DEAD_AFTER", "3")
 # Throttle counts live in the default cache: per process unless CACHES names a shared one.
 # The licence the API and the export files are published under.
 DATA_LICENSE = {"name": "CC BY 4.0", "url": "https://creativecommons.org/licenses/by/4.0/"}
+# The full export files /exports/ serves are rewritten this often.
+CELERY_BEAT_SCHEDULE["write-export-dumps"] = {
+    "task": "sanctions.tasks.write_export_dumps",
+    "schedule": 3600 * envint("EXPORT_DUMP_INTERVAL_HOURS", "6"),
+}
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],

@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from sanctions import exports
+from sanctions import exports, tasks
 from sanctions.models import (
     Alias,
     Designation,
@@ -368,3 +368,12 @@ def test_export_dumps_command_writes_the_files_the_index_lists(client):
     manifest = exports.latest_manifest()
     assert [f["name"] for f in manifest["files"]] == list(exports.EXPORTS)
     assert "actions.csv: 1 records" in out.getvalue()
+
+
+def test_the_periodic_task_writes_a_dump(settings):
+    make_action(entities=[make_entity()])
+
+    generated_at = tasks.write_export_dumps()
+
+    assert exports.latest_manifest()["generated_at"] == generated_at
+    assert "write-export-dumps" in settings.CELERY_BEAT_SCHEDULE
