@@ -41,23 +41,38 @@ class CountryFilter(django_filters.CharFilter):
     field_class = CountryField
 
 
+class KeyChoiceField(django_filters.fields.ModelChoiceField):
+    """A choice by slug or code that refuses values PostgreSQL cannot compare (NUL)."""
+
+    def to_python(self, value):
+        if value and "\x00" in str(value):
+            raise forms.ValidationError(
+                self.error_messages["invalid_choice"], code="invalid_choice"
+            )
+        return super().to_python(value)
+
+
+class KeyChoiceFilter(django_filters.ModelChoiceFilter):
+    field_class = KeyChoiceField
+
+
 def _date_widget():
     return forms.DateInput(attrs={"type": "date"})
 
 
 class ActionFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="filter_q", label="Text")
-    authority = django_filters.ModelChoiceFilter(
+    authority = KeyChoiceFilter(
         queryset=Authority.objects.all(), to_field_name="slug", empty_label="Any authority"
     )
-    legal_basis = django_filters.ModelChoiceFilter(
+    legal_basis = KeyChoiceFilter(
         field_name="legal_bases",
         queryset=LegalBasis.objects.all(),
         to_field_name="slug",
         label="Legal basis",
         empty_label="Any legal basis",
     )
-    program = django_filters.ModelChoiceFilter(
+    program = KeyChoiceFilter(
         field_name="programs",
         queryset=Program.objects.all(),
         to_field_name="code",

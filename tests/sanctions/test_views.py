@@ -356,3 +356,12 @@ def test_pictures_have_text_alternatives(client):
     assert entity_page.count("<svg") == 2
     assert 'role="img"' in entity_page
     assert "Akhtar and Sons</a> is supplier to this entity" in entity_page
+
+
+def test_filter_values_with_nul_bytes_are_refused_not_crashing(client):
+    make_action()
+
+    for param in ["authority", "legal_basis", "program", "q", "country", "kind"]:
+        response = client.get("/actions/", {param: "a\x00b"})
+        assert response.status_code == 200
+        assert param in response.context["filter"].form.errors

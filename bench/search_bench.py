@@ -1,0 +1,247 @@
+"""Search and list latency at scale: python bench/search_bench.py [--prepare]
+
+    export DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_tracker
+    python bench/search_bench.py --prepare
+
+--prepare migrates the benchmark database, fills it with bench/generate.py (1,000,000
+entities, ~3 aliases each in Latin, Cyrillic, Arabic and Chinese script, 200,000
+actions, 1,000,000 designations, 500,000 articles by default; --scale for less) and
+builds the name index (sanctions_entityname) with the project's own name_key, loaded
+with COPY. Without --prepare it only measures.
+
+Each query runs the real view through Django's test client in this process, so the
+times are server-side: URL routing, every query, template rendering; no network. It
+reports the median and 95th percentile per kind:
+
+- names: /entities/?q= with typo'd, cross-script, common and rare names (target p95 ≤ 50 ms)
+- full text: /search/?q=, the whole page: names, then ranked actions and articles with
+  snippets, including very common words (target p95 ≤ 150 ms)
+- lists: /actions/ with combinations of filters, its six facets and chart (target p95 ≤ 150 ms)
+"""
+
+import argparse
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+TARGETS_MS = {"names": 50, "full text": 150, "lists": 150}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database", default=os.getenv("DATABASE_URL"))
+    parser.add_argument("--prepare", action="store_true", help="migrate, generate and index")
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--queries", type=int, default=200, help="queries of each kind")
+    args = parser.parse_args(argv)
+    if not args.database or "bench" not in args.database:
+        sys.exit(
+            "Give a benchmark database whose name contains 'bench' (DATABASE_URL or --database)."
+        )
+    os.environ["DATABASE_URL"] = args.database
+    os.environ.setdefault("SECRET_KEY", "bench-only-not-secret")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tracker.settings")
+    os.environ["CONN_MAX_AGE"] = "600"
+    os.environ["ALLOWED_HOSTS"] = "testserver"  # the in-process test client's host
+    if args.prepare:
+        prepare(args.database, args.scale)
+    import django
+
+    django.setup()
+    results = measure(args.queries)
+    report(results)
+    return 0 if all(p95 <= TARGETS_MS[kind] for kind, (_, p95, _) in results.items()) else 1
+
+
+def prepare(url: str, scale: float) -> None:
+    env = {**os.environ, "DATABASE_URL": url}
+    python = sys.executable
+    started = time.perf_counter()
+    subprocess.run([python, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    subprocess.run(
+        [python, "bench/generate.py", "--database", url, "--scale", str(scale), "--reset"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
+    import django
+
+    django.setup()
+    index_all_names(url)
+    print(f"prepared in {time.perf_counter() - started:.0f} s", flush=True)
+
+
+def index_all_names(url: str) -> None:
+    """Fill sanctions_entityname for every name and alias with COPY."""
+    import psycopg
+
+    from sanctions.search import name_key
+
+    started = time.perf_counter()
+    count = 0
+    with psycopg.connect(url) as read, psycopg.connect(url) as write:
+        write.execute("TRUNCATE sanctions_entityname")
+        indexes = [
+            row[0]
+            for row in write.execute(
+                "SELECT indexdef FROM pg_indexes WHERE tablename = 'sanctions_entityname'"
+                " AND indexname NOT LIKE '%pkey' AND indexname NOT LIKE '%unique%'"
+            )
+        ]
+        for definition in indexes:
+            name = definition.split(" INDEX ")[1].split(" ON ")[0]
+            write.execute(f"DROP INDEX {name}")
+        names = read.cursor(name="names")
+        names.itersize = 20000
+        names.execute(
+            "SELECT id, name, true FROM sanctions_entity"
+            " UNION ALL SELECT entity_id, name, false FROM sanctions_alias"
+        )
+        seen = set()
+        with write.cursor().copy(
+            "COPY sanctions_entityname (entity_id, name, key, is_primary) FROM STDIN"
+        ) as copy:
+            for entity_id, name, is_primary in names:
+                if (entity_id, name) in seen:
+                    continue
+                seen.add((entity_id, name))
+                copy.write_row((entity_id, name, name_key(name), is_primary))
+                count += 1
+        write.commit()  # the deferred foreign-key checks run here, before the indexes
+        for definition in indexes:
+            write.execute(definition)
+        write.execute("ANALYZE sanctions_entityname")
+        write.commit()
+    print(f"name index: {count:,} names in {time.perf_counter() - started:.0f} s", flush=True)
+
+
+def _typo(text: str, rng: random.Random, letters: int = 2) -> str:
+    chars = list(text)
+    positions = [i for i, c in enumerate(chars) if c.isalpha()]
+    for i in rng.sample(positions, min(letters, len(positions))):
+        chars[i] = rng.choice("abcdefghijklmnopqrstuvwxyz")
+    return "".join(chars)
+
+
+def name_queries(n: int, rng: random.Random) -> list[str]:
+    from sanctions.models import Alias, Entity, Script
+    from sanctions.search import name_key
+
+    top = Entity.objects.order_by("-pk").values_list("pk", flat=True).first() or 1
+    sample = list(
+        Entity.objects.filter(pk__in=[rng.randint(1, top) for _ in range(n)]).values_list(
+            "name", flat=True
+        )
+    )
+    non_latin = list(
+        Alias.objects.filter(
+            script__in=[Script.CYRILLIC, Script.HAN, Script.ARABIC],
+            entity_id__in=[rng.randint(1, top) for _ in range(n)],
+        ).values_list("name", flat=True)
+    )
+    queries = []
+    for name in sample[: n // 4]:
+        queries.append(_typo(name, rng))  # two wrong letters
+    for name in sample[n // 4 : n // 2]:
+        queries.append(name)  # exact (rare) names
+    for alias in non_latin[: n // 4]:
+        queries.append(name_key(alias))  # a non-Latin alias by its transliteration
+    common = ["trading", "mohammad", "technology", "ali", "international", "industrial"]
+    while len(queries) < n:
+        queries.append(rng.choice(common))  # common names and words
+    rng.shuffle(queries)
+    return queries
+
+
+def text_queries(n: int, rng: random.Random) -> list[str]:
+    words = [
+        "missile",
+        "sanctions",
+        "ballistic missile",
+        "designates",
+        "entity list",
+        "uranium",
+        "procurement network",
+        "drone components",
+        "front company",
+        "filament winding machine",
+        "export controls",
+        "the",
+        "program",
+        "aluminium",
+        "shipping",
+    ]
+    return [rng.choice(words) for _ in range(n)]
+
+
+def list_queries(n: int, rng: random.Random) -> list[str]:
+    from sanctions.models import Authority, LegalBasis, Program
+
+    authorities = list(Authority.objects.values_list("slug", flat=True))
+    bases = list(LegalBasis.objects.values_list("slug", flat=True))
+    programs = list(Program.objects.values_list("code", flat=True))
+    countries = ["CN", "IR", "RU", "KP", "PK", "AE", "TR", "BY", "HK", "SY"]
+    options = [
+        lambda: f"authority={rng.choice(authorities)}",
+        lambda: f"legal_basis={rng.choice(bases)}",
+        lambda: f"program={rng.choice(programs)}",
+        lambda: f"country={rng.choice(countries)}",
+        lambda: f"kind={rng.choice(['designation', 'entity_list_addition', 'delisting'])}",
+        lambda: f"date_from={rng.randint(2005, 2024)}-01-01",
+        lambda: f"date_to={rng.randint(2010, 2025)}-12-31",
+        lambda: f"q={rng.choice(['missile', 'trading', 'uranium'])}",
+        lambda: f"page={rng.randint(1, 40)}",
+    ]
+    queries = [""]
+    while len(queries) < n:
+        chosen = rng.sample(options, rng.randint(1, 4))
+        queries.append("&".join(option() for option in chosen))
+    return queries
+
+
+def _time(client, path: str) -> float:
+    started = time.perf_counter()
+    response = client.get(path)
+    elapsed = (time.perf_counter() - started) * 1000
+    assert response.status_code == 200, (path, response.status_code)
+    return elapsed
+
+
+def measure(n: int) -> dict:
+    from urllib.parse import quote
+
+    from django.test import Client
+
+    rng = random.Random(2231)
+    client = Client()
+    kinds = {
+        "names": [f"/entities/?q={quote(q)}" for q in name_queries(n, rng)],
+        "full text": [f"/search/?q={quote(q)}" for q in text_queries(n, rng)],
+        "lists": [f"/actions/?{q}" for q in list_queries(n, rng)],
+    }
+    results = {}
+    for kind, paths in kinds.items():
+        for path in paths[:5]:  # warm caches and connections
+            _time(client, path)
+        times = sorted(_time(client, path) for path in paths)
+        p95 = times[int(len(times) * 0.95) - 1]
+        results[kind] = (statistics.median(times), p95, len(times))
+    return results
+
+
+def report(results: dict) -> None:
+    print(f"{'kind':<10} {'queries':>7} {'median ms':>10} {'p95 ms':>8} {'target':>7}")
+    for kind, (median, p95, count) in results.items():
+        verdict = "ok" if p95 <= TARGETS_MS[kind] else "MISSED"
+        print(f"{kind:<10} {count:>7} {median:>10.1f} {p95:>8.1f} {TARGETS_MS[kind]:>7} {verdict}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
