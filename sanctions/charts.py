@@ -8,16 +8,24 @@ import datetime
 import math
 from dataclasses import dataclass
 
+from django.utils.html import format_html_join
+
+
+def _n(value: float) -> str:
+    """A coordinate as SVG wants it; a string, so templates need not localise it."""
+    return f"{value:.1f}"
+
+
 # Colour-blind-safe palette (Okabe–Ito), one colour per authority in a chart.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
 
 
 @dataclass(frozen=True)
 class Bar:
-    x: float
-    y: float
-    width: float
-    height: float
+    x: str
+    y: str
+    width: str
+    height: str
     colour: str
     title: str
 
@@ -27,15 +35,42 @@ class YearChart:
     width: int
     height: int
     bars: list[Bar]
-    labels: list[tuple[float, str]]  # x of the label's centre, year
+    labels: list[tuple[str, str]]  # x of the label's centre, year
     legend: list[tuple[str, str]]  # colour, authority
-    max_total: int
+    columns: list[str]
+    years: list[tuple[int, list[int], int]]
+
+    # The shapes and table cells are joined here rather than in a template loop: a
+    # chart of 25 years by 10 authorities has hundreds of them, and Django's template
+    # engine would spend more time on them than the database spends on the page.
+    def shapes(self) -> str:
+        rects = format_html_join(
+            "",
+            '<rect x="{}" y="{}" width="{}" height="{}" fill="{}"><title>{}</title></rect>',
+            ((b.x, b.y, b.width, b.height, b.colour, b.title) for b in self.bars),
+        )
+        labels = format_html_join(
+            "",
+            '<text x="{}" y="{}" text-anchor="middle">{}</text>',
+            ((x, self.height - 6, year) for x, year in self.labels),
+        )
+        return rects + labels
+
+    def table_rows(self) -> str:
+        return format_html_join(
+            "",
+            '<tr><th scope="row">{}</th>{}<td>{}</td></tr>',
+            (
+                (year, format_html_join("", "<td>{}</td>", ((n,) for n in counts)), total)
+                for year, counts, total in self.years
+            ),
+        )
 
 
-def year_chart(columns: list[str], years: list[tuple[int, list[int], int]]) -> YearChart | None:
+def year_chart(columns: list[str], years: list[tuple[int, list[int], int]]) -> YearChart:
     """Stacked bars of actions per year, one colour per authority."""
     if not years:
-        return None
+        return YearChart(640, 220, [], [], [], columns, years)
     first, last = years[0][0], years[-1][0]
     counts = {year: counts for year, counts, _ in years}
     all_years = list(range(first, last + 1))
@@ -55,22 +90,22 @@ def year_chart(columns: list[str], years: list[tuple[int, list[int], int]]) -> Y
             y -= bar_height
             bars.append(
                 Bar(
-                    x=round(x, 1),
-                    y=round(y, 1),
-                    width=round(bar_width, 1),
-                    height=round(bar_height, 1),
+                    x=_n(x),
+                    y=_n(y),
+                    width=_n(bar_width),
+                    height=_n(bar_height),
                     colour=PALETTE[column % len(PALETTE)],
                     title=f"{year}: {count} by {columns[column]}",
                 )
             )
-        labels.append((round(index * slot + slot / 2, 1), str(year)))
+        labels.append((_n(index * slot + slot / 2), str(year)))
     legend = [(PALETTE[i % len(PALETTE)], name) for i, name in enumerate(columns)]
-    return YearChart(width, height, bars, labels, legend, max_total)
+    return YearChart(width, height, bars, labels, legend, columns, years)
 
 
 @dataclass(frozen=True)
 class Mark:
-    x: float
+    x: str
     row: int  # 0: the entity's actions, 1: coverage
     colour: str
     title: str
@@ -89,7 +124,7 @@ def timeline(events: list[tuple[datetime.date, int, str, str, str]]) -> dict | N
     span = (end - start).days
 
     def x_of(day):
-        return round(margin + (day - start).days / span * (width - 2 * margin), 1)
+        return _n(margin + (day - start).days / span * (width - 2 * margin))
 
     marks = [Mark(x_of(day), row, colour, title, url) for day, row, colour, title, url in events]
     ticks = [
@@ -100,8 +135,9 @@ def timeline(events: list[tuple[datetime.date, int, str, str, str]]) -> dict | N
 
 @dataclass(frozen=True)
 class Node:
-    x: float
-    y: float
+    x: str
+    y: str
+    label_y: str
     label: str
     url: str
     centre: bool
@@ -113,11 +149,13 @@ def network(centre: tuple[str, str], neighbours: list[tuple[str, str, str]]) -> 
         return None
     width, height = 640, 320
     cx, cy, radius = width / 2, height / 2, min(width, height) / 2 - 40
-    nodes = [Node(cx, cy, centre[0], centre[1], True)]
+    nodes = [Node(_n(cx), _n(cy), _n(cy + 22), centre[0], centre[1], True)]
     edges = []
     for index, (label, url, relation) in enumerate(neighbours):
         angle = 2 * math.pi * index / len(neighbours) - math.pi / 2
-        x, y = round(cx + radius * math.cos(angle), 1), round(cy + radius * math.sin(angle), 1)
-        nodes.append(Node(x, y, label, url, False))
-        edges.append({"x1": cx, "y1": cy, "x2": x, "y2": y, "title": f"{label}: {relation}"})
+        x, y = cx + radius * math.cos(angle), cy + radius * math.sin(angle)
+        nodes.append(Node(_n(x), _n(y), _n(y + 22), label, url, False))
+        edges.append(
+            {"x1": _n(cx), "y1": _n(cy), "x2": _n(x), "y2": _n(y), "title": f"{label}: {relation}"}
+        )
     return {"width": width, "height": height, "nodes": nodes, "edges": edges}
