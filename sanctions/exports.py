@@ -2,14 +2,19 @@
 
 Two ways out, one writer per format:
 
-- a request with filters (the query string of /actions/ or /entities/) streams live from
-  the database: rows come through a server-side cursor in chunks, each chunk's related
-  rows in one query per relation, and each chunk is sent as soon as it is written;
-- a request without filters gets the latest full dump: `write_dumps()` (the
-  `export_dumps` command, run periodically) writes every file into Django's storage
-  with a manifest giving its size, record count, SHA-256 and generation time, which the
-  /exports/ page lists. Serving a file costs nothing; a live stream of everything costs
-  the database a full scan per request. Without a dump yet, the full stream is live.
+- a request with filters (the query string of /actions/ or /entities/, through the same
+  FilterSets) streams live from the database. The CSV files are written by PostgreSQL
+  (COPY ... TO STDOUT) and relayed row block by row block; the JSON and FtM writers read
+  their main rows and each relation through server-side cursors in the same order and
+  merge them, a chunk at a time. Memory is bounded by a chunk, never by the total;
+- a request without filters gets the latest full dump: `write_dumps()` (the periodic
+  `write_export_dumps` task, or `manage.py export_dumps`) writes every file into
+  Django's storage with a manifest giving its size, record count, SHA-256 and
+  generation time, which the /exports/ page lists. Serving a file costs nothing; a live
+  stream of everything costs the database a full scan per request. Without a dump
+  yet, the full stream is live.
+
+Every live export runs in one REPEATABLE READ transaction, so its parts agree.
 """
 
 import hashlib
