@@ -32,6 +32,7 @@ from pathlib import Path
 
 import pghistory
 from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from followthemoney.types import registry
 from tqdm import tqdm
@@ -432,13 +433,16 @@ class _Import:
     def match_names(self, unmatched: list[tuple[str, str, str]]) -> tuple[list, list]:
         """Entries whose name is borne by exactly one unclaimed entity of the same sort."""
         # Entities holding an identifier of this list are other entries of it, not candidates.
-        candidates = Entity.objects.exclude(identifiers__scheme=self.scheme)
+        # An anti-join (NOT EXISTS): a NOT IN subquery can make PostgreSQL rescan the
+        # identifiers for every entity.
+        listed = Identifier.objects.filter(scheme=self.scheme, entity=OuterRef("pk"))
+        candidates = Entity.objects.filter(~Exists(listed))
         owners: dict[tuple[str, str], set[int]] = defaultdict(set)
         for pk, name, kind in candidates.values_list("pk", "name", "kind").iterator():
             owners[_sort(kind), match_key(name, kind)].add(pk)
-        aliases = Alias.objects.filter(entity__in=candidates).values_list(
-            "entity_id", "name", "entity__kind"
-        )
+        aliases = Alias.objects.filter(
+            ~Exists(Identifier.objects.filter(scheme=self.scheme, entity=OuterRef("entity")))
+        ).values_list("entity_id", "name", "entity__kind")
         for pk, name, kind in aliases.iterator():
             owners[_sort(kind), match_key(name, kind)].add(pk)
         claims: dict[int, list[str]] = defaultdict(list)
