@@ -187,6 +187,9 @@ else:
         "unacked_restore_throttle": 1,
     }
 CELERY_RESULT_BACKEND = os.getenv("CELERY_RESULT_BACKEND") or None
+# The queue tasks are sent to and workers read, so that deployments (or test runs) sharing
+# one broker keep apart.
+CELERY_TASK_DEFAULT_QUEUE = os.getenv("CELERY_QUEUE", "celery")
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
