@@ -168,7 +168,18 @@ class ActionQuerySet(models.QuerySet):
             self.published()
             .select_related("authority")
             .prefetch_related("legal_bases", "programs")
-            .annotate(entity_count=models.Count("designations", distinct=True))
+            # A correlated count, computed for the rows of the page only; a join and
+            # GROUP BY would aggregate every designation before the LIMIT.
+            .annotate(
+                entity_count=models.Subquery(
+                    Designation.objects.filter(action=models.OuterRef("pk"))
+                    .order_by()
+                    .values("action")
+                    .annotate(n=models.Count("*"))
+                    .values("n"),
+                    output_field=models.IntegerField(),
+                )
+            )
             .order_by("-announced_on", "-pk")
         )
 
