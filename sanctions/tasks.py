@@ -103,6 +103,8 @@ def import_list_url(self, list_name: str) -> dict:
 # from the settings (CELERY_TASK_*), which keep them below the broker's visibility timeout.
 
 # A transient failure is retried this many times, waiting about 1, 2, 4, 8, 16 minutes.
+# The longest wait stays well below the broker's visibility timeout: Redis counts a delayed
+# message as unacknowledged, and one held longer than that would be delivered twice.
 FETCH_MAX_RETRIES = 5
 FETCH_RETRY_BASE = 60  # seconds
 
