@@ -209,3 +209,5 @@ def test_every_periodic_task_is_registered_and_tasks_use_json():
     for task in (tasks.fetch_and_extract, tasks.suggest_links, tasks.check_links):
         assert task.acks_late and task.reject_on_worker_lost
     assert django_settings.CELERY_TASK_TIME_LIMIT < django_settings.CELERY_VISIBILITY_TIMEOUT
+    longest_wait = tasks.FETCH_RETRY_BASE * 2 ** (tasks.FETCH_MAX_RETRIES - 1)
+    assert longest_wait < django_settings.CELERY_VISIBILITY_TIMEOUT
