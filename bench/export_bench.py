@@ -27,7 +27,7 @@ import psycopg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
-from generate import SCALE, generate  # noqa: E402
+from generate import SCALE  # noqa: E402
 
 # Its own database: the search benchmark resets bench_tracker when it prepares.
 DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/bench_exports"
@@ -93,10 +93,11 @@ def prepare(url: str, scale: float, *, regenerate: bool) -> None:
     with psycopg.connect(url) as conn:
         present = conn.execute("SELECT count(*) FROM sanctions_designation").fetchone()[0]
     if present != wanted or regenerate:
-        counts = {key: max(1, round(n * scale)) for key, n in SCALE.items()}
-        print(f"generating {counts}")
+        # In a process of its own: this one forks the measured children, which would
+        # start with its memory.
         started = time.perf_counter()
-        generate(url, counts, reset=True)
+        command = [sys.executable, "bench/generate.py", "--database", url, "--reset"]
+        subprocess.run(command + ["--scale", str(scale)], cwd=ROOT, check=True)
         print(f"generated in {time.perf_counter() - started:.0f}s")
     else:
         print(f"{name} already holds {present:,} designations")
@@ -159,7 +160,7 @@ def child(name: str, query: str) -> None:
     from django.test import Client
 
     client = Client()
-    rss_before = peak_rss_mb()
+    rss_before = rss_mb("VmRSS")
     started = time.perf_counter()
     response = client.get(f"/exports/{name}?{query}")
     if response.status_code != 200:
@@ -179,14 +180,21 @@ def child(name: str, query: str) -> None:
                 "bytes": size,
                 "seconds": seconds,
                 "rss_before_mb": rss_before,
-                "peak_rss_mb": peak_rss_mb(),
+                "peak_rss_mb": rss_mb("VmHWM"),
             }
         )
     )
 
 
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
+def rss_mb(field: str) -> float:
+    """VmRSS (now) or VmHWM (peak) of this process since it started its program.
+
+    Not ru_maxrss: Linux carries that across exec, so a child would report its parent's."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # not Linux
 
 
 if __name__ == "__main__":
