@@ -30,7 +30,7 @@ run: install var/secret_key
 	@export SECRET_KEY="$$(cat var/secret_key)"; \
 	trap '[ -n "$$DATABASE_URL" ] || $(BIN)/python -m sanctions.embedded_db stop; exit' EXIT INT TERM; \
 	$(MANAGE) migrate --noinput -v0 && \
-	$(MANAGE) load_demo && \
+	$(MANAGE) load_demo --if-empty && \
 	$(MANAGE) collectstatic --noinput -v0 && \
 	$(MANAGE) create_local_admin && \
 	echo "Serving http://127.0.0.1:$(PORT)/ (admin at /admin/). Ctrl-C stops everything." && \

@@ -191,14 +191,17 @@ def _load_action(
         lookup={"reference": item["reference"]},
         values={
             **_pick(item, "title", "kind", "summary", "notes"),
-            "status": status,
             "authority": authorities[item["authority"]],
             "announced_on": announced_on,
             "effective_on": _date(item.get("effective_on")),
             "gazetted_on": _date(item.get("gazetted_on")),
             "document_numbers": item.get("document_numbers", []),
             "subject_countries": item.get("subject_countries", []),
-            # Fixed rather than now(), so a re-load leaves published actions untouched.
+        },
+        # Publication is the reviewers' call once the action exists: a re-load must not
+        # publish again what they withdrew.
+        initial={
+            "status": status,
             "published_at": (
                 datetime.datetime.combine(announced_on, datetime.time(), tzinfo=datetime.UTC)
                 if status == ActionStatus.PUBLISHED
@@ -240,8 +243,15 @@ def _load_action(
     return action
 
 
-def _sync(model: type[models.Model], counts: Counter, *, lookup: dict, values: dict):
-    """update_or_create() that saves only when a value differs.
+def _sync(
+    model: type[models.Model],
+    counts: Counter,
+    *,
+    lookup: dict,
+    values: dict,
+    initial: dict | None = None,
+):
+    """update_or_create() that saves only when a value differs; `initial` only on create.
 
     update_or_create() saves on every call, and each save is a history event (updated_at
     alone changes), so a second load would fill the history tables with empty edits.
@@ -249,7 +259,7 @@ def _sync(model: type[models.Model], counts: Counter, *, lookup: dict, values: d
     obj = model.objects.filter(**lookup).first()
     if obj is None:
         counts["created"] += 1
-        return model.objects.create(**lookup, **values)
+        return model.objects.create(**lookup, **values, **(initial or {}))
     changed = [name for name, value in values.items() if _differs(obj, name, value)]
     if not changed:
         counts["unchanged"] += 1

@@ -159,47 +159,54 @@ def match_names(query: str, *, entities=None, limit: int = 50) -> list[NameMatch
         return []
     compact_key = key.replace(" ", "")
     compact = Replace("key", Value(" "), Value(""))
-    names = (
-        EntityName.objects.alias(compact=compact)
-        .filter(
-            Q(key__trigram_similar=key)
-            | Q(key__trigram_word_similar=key)
-            | Q(compact__trigram_word_similar=compact_key)
-            | Q(key__startswith=key)
+    score = (
+        Greatest(
+            TrigramSimilarity("key", key),
+            TrigramWordSimilarity(key, "key"),
+            TrigramWordSimilarity(compact_key, compact),
         )
-        .annotate(
-            score=Greatest(
-                TrigramSimilarity("key", key),
-                TrigramWordSimilarity(key, "key"),
-                TrigramWordSimilarity(compact_key, compact),
-            )
-            # Of two names containing the query, the one closer to it in full ranks higher.
-            + TrigramSimilarity("key", key) / 10
-            + Case(
-                When(key=key, then=Value(2.0)),
-                When(key__startswith=key, then=Value(1.0)),
-                When(key__contains=key, then=Value(0.5)),
-                When(compact__contains=compact_key, then=Value(0.4)),
-                default=Value(0.0),
-            )
+        # Of two names containing the query, the one closer to it in full ranks higher.
+        + TrigramSimilarity("key", key) / 10
+        + Case(
+            When(key=key, then=Value(2.0)),
+            When(key__startswith=key, then=Value(1.0)),
+            When(key__contains=key, then=Value(0.5)),
+            When(compact__contains=compact_key, then=Value(0.4)),
+            default=Value(0.0),
         )
     )
+    candidates = EntityName.objects.alias(compact=compact).filter(
+        Q(key__trigram_similar=key)
+        | Q(key__trigram_word_similar=key)
+        | Q(compact__trigram_word_similar=compact_key)
+        | Q(key__startswith=key)
+    )
     if entities is not None:
-        names = names.filter(entity__in=entities)
-    best = (
-        names.order_by("entity_id", "-score", "-is_primary")
+        candidates = candidates.filter(entity__in=entities)
+    # Each entity's best name, then the best entities: both in SQL, so a short query
+    # matching many names still returns only `limit` rows.
+    best_per_entity = (
+        candidates.annotate(score=score)
+        .order_by("entity_id", "-score", "-is_primary")
         .distinct("entity_id")
-        .values("entity_id", "name", "is_primary", "score")
+        .values("pk")
+    )
+    rows = (
+        EntityName.objects.filter(pk__in=best_per_entity)
+        .alias(compact=compact)
+        .annotate(score=score)
+        .order_by("-score", "name")
+        .values("entity_id", "name", "is_primary", "score")[:limit]
     )
     with transaction.atomic():
         _set_trigram_thresholds()
-        rows = sorted(best, key=lambda row: (-row["score"], row["name"]))[:limit]
+        rows = list(rows)
     return [NameMatch(**row) for row in rows]
 
 
 def match_descriptions(query: str, *, entities, exclude_ids=(), limit: int = 20) -> list[NameMatch]:
     """Entities whose description (addresses, parent bodies) has the query's words."""
-    tsquery = SearchQuery(query, search_type="websearch", config="simple")
+    tsquery = SearchQuery(clean_query(query), search_type="websearch", config="simple")
     rows = (
         entities.filter(search_vector=tsquery)
         .exclude(pk__in=list(exclude_ids))
@@ -256,8 +263,9 @@ def search_entities(entities, query: str, *, limit: int = 200):
 FULL_TEXT_CANDIDATES = 500
 
 
-# Markers around highlighted words: control characters that stored text cannot
-# contain, so the template can escape the snippet and then turn them into <mark>.
+# Markers around highlighted words: control characters that titles, summaries and
+# excerpts do not contain, so the template can escape the snippet and then turn them
+# into <mark>.
 HIGHLIGHT_START, HIGHLIGHT_STOP = "\x02", "\x03"
 
 
@@ -272,9 +280,14 @@ def _headline(document, tsquery):
     )
 
 
+def clean_query(query: str) -> str:
+    """A search box's text as the database can take it: no NUL, at most 200 characters."""
+    return query.replace("\x00", "").strip()[:200]
+
+
 def text_query(query: str) -> SearchQuery:
     """A web-search-style query ("quoted phrases", -exclusions, or) in English."""
-    return SearchQuery(query, search_type="websearch", config="english")
+    return SearchQuery(clean_query(query), search_type="websearch", config="english")
 
 
 def search_actions(actions, query: str):
@@ -309,12 +322,8 @@ def search_articles(articles, query: str):
     """The articles whose headline, excerpt or text match the query, best first."""
     tsquery = text_query(query)
     candidates = articles.filter(search_document=tsquery).order_by().values("pk")
-    passage = Coalesce(
-        NullIf("text", Value("")),
-        NullIf("excerpt", Value("")),
-        "headline",
-        output_field=TextField(),
-    )
+    # The extracted text is searched but never shown: snippets come from the excerpt.
+    passage = Coalesce(NullIf("excerpt", Value("")), "headline", output_field=TextField())
     return (
         articles.filter(pk__in=candidates[:FULL_TEXT_CANDIDATES])
         .annotate(

@@ -31,7 +31,7 @@ from .models import (
     Relation,
     Snapshot,
 )
-from .search import search_actions, search_articles, search_entities
+from .search import clean_query, search_actions, search_articles, search_entities
 
 
 def site_context(request):
@@ -262,7 +262,7 @@ def article_list(request):
         .select_related("outlet")
         .prefetch_related(Prefetch("coverage", queryset=published_coverage))
     )
-    query = request.GET.get("q", "").strip()
+    query = clean_query(request.GET.get("q", ""))
     if query:
         articles = articles.filter(
             Q(headline__unaccent__icontains=query) | Q(outlet__name__unaccent__icontains=query)
@@ -329,9 +329,10 @@ def entity_cite(request, pk, fmt):
     return _cite(get_object_or_404(Entity.objects.visible(), pk=pk), fmt)
 
 
-def _history(request, obj):
+def _history(request, obj, public_events: Q):
     events = (
         MiddlewareEvents.objects.references(obj)
+        .filter(public_events)
         .order_by("-pgh_created_at", "-pgh_id")
         .only("pgh_created_at", "pgh_label", "pgh_obj_model", "pgh_diff", "pgh_context")[:500]
     )
@@ -341,17 +342,41 @@ def _history(request, obj):
 @require_safe
 def action_history(request, pk):
     """Every recorded change to a published action and its parts; editors stay anonymous."""
-    return _history(request, get_object_or_404(Action.objects.published(), pk=pk))
+    action = get_object_or_404(Action.objects.published(), pk=pk)
+    # Fetch jobs and suggestions also point at actions, but are editors' working notes.
+    parts = ["sanctions.Action", "sanctions.Designation", "sanctions.Source", "sanctions.Coverage"]
+    return _history(request, action, Q(pgh_obj_model__in=parts))
 
 
 @require_safe
 def entity_history(request, pk):
-    return _history(request, get_object_or_404(Entity.objects.visible(), pk=pk))
+    entity = get_object_or_404(Entity.objects.visible(), pk=pk)
+    published_actions = list(
+        entity.designations.filter(action__status=ActionStatus.PUBLISHED).values_list(
+            "action_id", flat=True
+        )
+    )
+    visible_others = list(
+        Entity.objects.visible()
+        .filter(Q(relations__object=entity) | Q(inverse_relations__subject=entity))
+        .values_list("pk", flat=True)
+    )
+    public = (
+        Q(pgh_obj_model__in=["sanctions.Entity", "sanctions.Alias", "sanctions.Identifier"])
+        # Designations in drafts, and links to entities known only from drafts, stay hidden.
+        | Q(pgh_obj_model="sanctions.Designation", pgh_data__action_id__in=published_actions)
+        | Q(
+            pgh_obj_model="sanctions.Relation",
+            pgh_data__subject_id__in=[entity.pk, *visible_others],
+            pgh_data__object_id__in=[entity.pk, *visible_others],
+        )
+    )
+    return _history(request, entity, public)
 
 
 @require_safe
 def search(request):
-    query = request.GET.get("q", "").strip()[:200]
+    query = clean_query(request.GET.get("q", ""))
     sections = {}
     if query:
         sections = {

@@ -208,3 +208,26 @@ def test_the_action_list_shows_every_demo_action_and_the_2024_pakistan_ones(clie
     assert references == pakistan_2024
     assert len(references) == 6
     assert not any(reference.startswith("pak-2023") for reference in references)
+
+
+@pytest.mark.django_db
+def test_loading_again_keeps_a_reviewers_unpublishing():
+    load_demo()
+    action = Action.objects.get(reference="pak-2024-12-18-state-eo13382")
+    action.unpublish()
+
+    load_demo()
+
+    assert Action.objects.get(pk=action.pk).status == "draft"
+
+
+@pytest.mark.django_db
+def test_load_demo_if_empty_leaves_an_existing_database_alone():
+    load_demo()
+    Action.objects.filter(reference="pak-2024-12-18-state-eo13382").update(title="Edited")
+    out = StringIO()
+
+    call_command("load_demo", "--if-empty", stdout=out)
+
+    assert "left as it is" in out.getvalue()
+    assert Action.objects.filter(title="Edited").exists()

@@ -1,5 +1,6 @@
 import datetime
 
+import pghistory
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -329,18 +330,33 @@ def test_detail_pages_carry_citation_metadata_and_cite_downloads(client):
     assert client.get(f"/actions/{draft.pk}/cite.bib").status_code == 404
 
 
-def test_public_history_lists_changes_without_naming_editors(client, admin_user):
+def test_public_history_lists_changes_without_naming_editors(client, django_user_model):
+    editor = django_user_model.objects.create_user("erin-the-editor")
     action = make_action(title="Before")
-    action.title = "After"
-    action.save()
+    with pghistory.context(user=editor.pk):
+        action.title = "After"
+        action.save()
 
     response = client.get(f"/actions/{action.pk}/history/")
 
     body = response.content.decode()
     assert "Before" in body and "After" in body
-    assert admin_user.username not in body
+    assert "by an editor" in body
+    assert "erin-the-editor" not in body
     draft = make_action(published=False)
     assert client.get(f"/actions/{draft.pk}/history/").status_code == 404
+
+
+def test_public_history_hides_what_drafts_say(client):
+    entity = make_entity(name="Rockside Enterprise")
+    make_action(entities=[entity])
+    draft = make_action(entities=[entity], published=False)
+    draft.designations.update(reason="SECRET REASON")
+
+    entity_history = client.get(f"/entities/{entity.pk}/history/").content.decode()
+
+    assert "Rockside Enterprise" in entity_history
+    assert "SECRET REASON" not in entity_history
 
 
 def test_pictures_have_text_alternatives(client):
