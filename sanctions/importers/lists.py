@@ -55,6 +55,7 @@ from sanctions.models import (
     ListEntry,
     ListName,
     Program,
+    Script,
     Source,
     SourceKind,
     detect_script,
@@ -535,6 +536,13 @@ def _sort(kind: str) -> str:
     return "organisation"
 
 
+def _script(name: str) -> str:
+    # Most listed names are plain ASCII: Latin, without a look at every letter.
+    if name.isascii():
+        return Script.LATIN if any(c.isalpha() for c in name) else Script.OTHER
+    return detect_script(name)
+
+
 def _stage_row(position: int, entry: Entry) -> tuple:
     raw = json.dumps(entry.raw, ensure_ascii=False, sort_keys=True)
     aliases, seen = [], {entry.name}
@@ -542,7 +550,7 @@ def _stage_row(position: int, entry: Entry) -> tuple:
         name = " ".join(name.split())
         if name and name not in seen:
             seen.add(name)
-            aliases.append({"name": name, "kind": kind, "script": detect_script(name)})
+            aliases.append({"name": name, "kind": kind, "script": _script(name)})
     identifiers = [
         {"scheme": scheme, "value": value, "country": country, "note": note}
         for scheme, value, country, note in dict.fromkeys(entry.identifiers)
@@ -553,7 +561,7 @@ def _stage_row(position: int, entry: Entry) -> tuple:
         entry.number,
         entry.name,
         match_key(entry.name, entry.kind),
-        detect_script(entry.name),
+        _script(entry.name),
         entry.entry_type,
         entry.kind,
         entry.programs,
