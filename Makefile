@@ -45,6 +45,12 @@ lint: install
 	SECRET_KEY=lint-only-not-secret $(BIN)/python manage.py makemigrations --check --dry-run
 	SECRET_KEY=lint-only-not-secret $(BIN)/python manage.py check --fail-level WARNING
 
+# Scale benchmarks; each needs a benchmark database, see bench/README.md.
+bench: install
+	SECRET_KEY=bench-only-not-secret $(BIN)/python bench/import_bench.py
+	$(BIN)/python bench/search_bench.py
+	$(BIN)/python bench/export_bench.py
+
 clean-db:
 	$(BIN)/python -m sanctions.embedded_db stop
 	rm -rf var/postgres

@@ -41,6 +41,17 @@ MAX_REDIRECTS = 5
 ALLOWED_PORTS = frozenset({80, 443})
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 PDF_TYPE = "application/pdf"
+# Official list files: OFAC's CSV and XML, the UN's XML. Servers label them loosely.
+DATA_TYPES = frozenset(
+    {
+        "text/csv",
+        "application/csv",
+        "text/plain",
+        "application/xml",
+        "text/xml",
+        "application/octet-stream",
+    }
+)
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 # Servers say "try later" with these 4xx; every other 4xx will answer the same tomorrow.
 TRANSIENT_4XX = frozenset({408, 425, 429})
@@ -445,15 +456,19 @@ def user_agent() -> str:
     return f"SanctionsTracker/0.1 (+{site})" if site else "SanctionsTracker/0.1"
 
 
-def fetch(url: str, *, allow_pdf: bool = False, max_bytes: int | None = None) -> FetchResult:
-    """GET an HTML page (or a PDF, if allowed) under the SSRF rules in the module docstring.
+def fetch(
+    url: str, *, allow_pdf: bool = False, allow_data: bool = False, max_bytes: int | None = None
+) -> FetchResult:
+    """GET an HTML page (a PDF or a list file, if allowed) under the module's SSRF rules.
 
     Raises FetchRefused when a URL, an address or the response breaks the rules, and
     FetchFailed (with `transient`) when the server or the network fails.
     """
     limit = max_bytes or int(getattr(settings, "FETCH_MAX_BYTES", 10 * 1024 * 1024))
-    allowed_types = HTML_TYPES | {PDF_TYPE} if allow_pdf else HTML_TYPES
+    allowed_types = HTML_TYPES | ({PDF_TYPE} if allow_pdf else set())
+    allowed_types |= DATA_TYPES if allow_data else set()
     accept = "text/html,application/xhtml+xml;q=0.9" + (",application/pdf;q=0.8" * allow_pdf)
+    accept += ",text/csv,application/xml;q=0.8,*/*;q=0.1" * allow_data
     allowlist = _allowlist()
     target = first = _parse(url, allowlist)
     chain: list[str] = []

@@ -66,7 +66,7 @@ def import_list_url(self, list_name: str) -> dict:
     """
     format, url = list_sources()[list_name]
     try:
-        result = fetch(url, max_bytes=LIST_MAX_BYTES)
+        result = fetch(url, allow_data=True, max_bytes=LIST_MAX_BYTES)
     except FetchError as exc:
         if exc.transient:
             raise self.retry(exc=exc, countdown=15 * 60) from exc

@@ -200,6 +200,11 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     # Queues a check of each source and article link not checked for LINK_CHECK_INTERVAL_HOURS.
     "check-links": {"task": "sanctions.tasks.check_links", "schedule": 3600},
+    # Downloads each official list (sanctions.tasks.list_sources) and imports a changed one.
+    "refresh-lists": {
+        "task": "sanctions.tasks.refresh_lists",
+        "schedule": 3600 * envint("LIST_REFRESH_INTERVAL_HOURS", "6"),
+    },
 }
 
 # Link checks (sanctions/coverage.py): how often one link is checked, and after how many

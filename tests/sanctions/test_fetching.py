@@ -100,6 +100,7 @@ ROUTES = {
     "/no-location": lambda h: send(h, 302, b""),
     "/cookie": lambda h: send(h, 302, b"", headers=[("Set-Cookie", "s=1"), ("Location", "/echo")]),
     "/pdf": lambda h: send(h, body=b"%PDF-1.7\n", content_type="application/pdf"),
+    "/sdn.csv": lambda h: send(h, body=b'36,"AEROCARIBBEAN AIRLINES"\r\n', content_type="text/csv"),
     "/image": lambda h: send(h, body=b"\x89PNG", content_type="image/png"),
     "/untyped": lambda h: send(h, content_type=None),
     "/brotli": lambda h: send(h, headers=[("Content-Encoding", "br")]),
@@ -596,6 +597,18 @@ def test_it_gives_up_on_drip_fed_headers_at_the_total_timeout(server, settings):
 def test_it_refuses_a_wrong_content_type(server, path):
     with pytest.raises(FetchRefused, match="content type"):
         fetch(f"{server.url}{path}")
+
+
+def test_it_takes_a_list_file_only_when_the_caller_asks_for_one(server):
+    with pytest.raises(FetchRefused, match="content type"):
+        fetch(f"{server.url}/sdn.csv")
+    with pytest.raises(FetchRefused, match="content type"):
+        fetch(f"{server.url}/image", allow_data=True)
+
+    result = fetch(f"{server.url}/sdn.csv", allow_data=True)
+
+    assert result.content_type == "text/csv"
+    assert result.body.startswith(b"36,")
 
 
 def test_it_refuses_an_encoding_it_cannot_count(server):

@@ -21,7 +21,8 @@ class FakeFetch:
         self.bodies = list(bodies)
         self.calls = []
 
-    def __call__(self, url, *, allow_pdf=False, max_bytes=None):
+    def __call__(self, url, *, allow_pdf=False, allow_data=False, max_bytes=None):
+        assert allow_data, "list files are CSV or XML: the real fetcher refuses them otherwise"
         self.calls.append(url)
         body = self.bodies.pop(0)
         if isinstance(body, Exception):
