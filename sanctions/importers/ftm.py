@@ -58,6 +58,7 @@ from sanctions.models import (
     SourceKind,
     detect_script,
 )
+from sanctions.search import index_names
 
 # The most specific first: a schema is read as the first it is a kind of.
 KIND_BY_SCHEMA = [
@@ -94,6 +95,7 @@ def import_ftm(path: Path, *, stdout, progress: bool = True) -> dict:
         for line, proxy in importer.read(progress=progress, stage="links"):
             if proxy.schema.is_a("Interval"):
                 importer.count(importer.import_link(line, proxy))
+        index_names(entity_ids=importer.named)
     return importer.counts
 
 
@@ -104,6 +106,8 @@ class _Importer:
         self.counts = {"created": 0, "updated": 0, "skipped": 0}
         # FtM id -> Article pk: articles have no reference column to find them by.
         self.articles: dict[str, int] = {}
+        # Entities whose names changed, for search's name index.
+        self.named: list[int] = []
 
     def count(self, outcome: str | None):
         if outcome:
@@ -192,6 +196,8 @@ class _Importer:
         ]
         Alias.objects.bulk_create(new_aliases)
         changed |= bool(new_aliases)
+        if created or new_aliases:
+            self.named.append(entity.pk)
         for scheme, value in identifiers:
             changed |= self._add_identifier(line, entity, scheme, value, "")
         return "created" if created else "updated" if changed else "skipped"

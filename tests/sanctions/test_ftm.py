@@ -435,3 +435,33 @@ def test_the_progress_bar_goes_to_stderr(capsys):
 
     assert counts["created"] == 6
     assert "yente_fixture_t1_entities.ftm.json (links)" in capsys.readouterr().err
+
+
+@pytest.mark.django_db
+def test_imported_entities_are_found_by_name_search(tmp_path):
+    from sanctions.search import match_names
+
+    path = tmp_path / "one.ftm.json"
+    path.write_text(
+        json.dumps(
+            {
+                "id": "ofac-12345",
+                "schema": "Company",
+                "properties": {"name": ["Granpect Co. Ltd."], "alias": ["格兰佩克"]},
+            }
+        )
+        + "\n"
+    )
+    call_command("import_list", "ftm", str(path), stdout=io.StringIO())
+
+    [match] = match_names("Granpect Company")
+    assert match.name == "Granpect Co. Ltd."
+
+
+@pytest.mark.django_db
+def test_a_malformed_ftm_file_gives_a_one_line_error(tmp_path):
+    path = tmp_path / "bad.ftm.json"
+    path.write_text('{"id": "x", "schema": "Company", "properties": {}}\n{not json\n')
+
+    with pytest.raises(CommandError, match="line 2"):
+        call_command("import_list", "ftm", str(path), stdout=io.StringIO())

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from sanctions.importers.lists import ImportFailed
+from sanctions.importers.lists import ImportFailed, ListFormatError
 from sanctions.models import ChangeKind, ListName
 
 # FORMAT -> (module, function). Modules load on use, so one format's missing
@@ -61,7 +61,10 @@ class Command(BaseCommand):
         progress = not no_progress and options["verbosity"] > 0 and sys.stderr.isatty()
         if format == "ftm":
             for path in files:
-                counts = importer(path, stdout=self.stdout, progress=progress)
+                try:
+                    counts = importer(path, stdout=self.stdout, progress=progress)
+                except ListFormatError as exc:
+                    raise CommandError(str(exc)) from None
                 summary = ", ".join(f"{count} {key}" for key, count in counts.items())
                 self.stdout.write(f"{path.name}: {summary}")
             return
@@ -80,9 +83,9 @@ class Command(BaseCommand):
         try:
             run = importer(files if format == "ofac-sdn-csv" else files[0], **kwargs)
         except ImportFailed as exc:
-            raise CommandError(
-                f"import refused (run {exc.run.pk} recorded as failed): {exc}"
-            ) from None
+            run = getattr(exc, "run", None)
+            recorded = f" (run {run.pk} recorded as failed)" if run is not None else ""
+            raise CommandError(f"import refused{recorded}: {exc}") from None
         self.stdout.write(describe(run))
 
 
