@@ -35,6 +35,7 @@ from .models import (
     Relation,
     Source,
 )
+from .search import clean_query
 
 MAX_PAGE_SIZE = 100
 
@@ -458,7 +459,7 @@ class ReadOnlyViewSet(ConditionalGetMixin, viewsets.ReadOnlyModelViewSet):
     pagination_class = Pagination
     filter_backends = [DjangoFilterBackend]
     # Any path segment reaches the view, so a malformed key gets the API's JSON 404.
-    lookup_value_regex = "[^/]+"
+    lookup_value_regex = "[^/\x00]+"  # PostgreSQL text cannot hold NUL
 
 
 # What filters.CountryField accepts: two ASCII letters, in any case, spaces around.
@@ -538,7 +539,7 @@ class ArticleViewSet(ReadOnlyViewSet):
     def get_queryset(self):
         articles = article_queryset()
         # The same text match as the /articles/ page, which has no FilterSet yet.
-        query = self.request.query_params.get("q", "").strip()
+        query = clean_query(self.request.query_params.get("q", ""))
         if self.action == "list" and query:
             articles = articles.filter(
                 Q(headline__unaccent__icontains=query) | Q(outlet__name__unaccent__icontains=query)

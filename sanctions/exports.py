@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.exceptions import EmptyResultSet
 from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -301,7 +302,10 @@ def copy_csv(template: str, columns: list, rows: QuerySet) -> Iterator[tuple[byt
     `rows`, a filtered queryset, selects the ids; its parameters, and the site root, are
     bound by psycopg on the client, as COPY takes none.
     """
-    selected, params = rows.order_by().values("pk").query.sql_with_params()
+    try:
+        selected, params = rows.order_by().values("pk").query.sql_with_params()
+    except EmptyResultSet:  # e.g. a name search that matched nothing: the header only
+        selected, params = "SELECT NULL::bigint AS pk WHERE false", ()
     select = ", ".join(f'{sql} AS "{name}"' for name, sql, _ in columns)
     params = [settings.SITE_ROOT] * select.count("%(site)s") + list(params)
     query = template.format(columns=select.replace("%(site)s", "%s"), selected=selected)

@@ -382,3 +382,18 @@ def test_api_answers_every_generated_request_as_its_schema_says(case, published_
     # Every check but "schema-valid data is accepted": an authority, legal basis or program
     # slug that is well formed but unknown is refused with 400, as the web pages refuse it.
     case.call_and_validate(excluded_checks=[positive_data_acceptance])
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/articles/?q=a%00b",
+        "/api/v1/authorities/a%00b/",
+        "/api/v1/programs/a%00b/",
+        "/search/?q=a%00b",
+        "/articles/?q=a%00b",
+    ],
+)
+def test_nul_bytes_in_queries_and_keys_never_give_a_server_error(client, path):
+    assert client.get(path).status_code < 500

@@ -377,3 +377,12 @@ def test_the_periodic_task_writes_a_dump(settings):
 
     assert exports.latest_manifest()["generated_at"] == generated_at
     assert "write-export-dumps" in settings.CELERY_BEAT_SCHEDULE
+
+
+@pytest.mark.django_db
+def test_an_entity_export_whose_search_matches_nothing_is_just_the_header(client):
+    response = client.get("/exports/entities.csv", {"q": "zzqqxxyy nothing like it"})
+
+    assert response.status_code == 200
+    lines = b"".join(response.streaming_content).decode().splitlines()
+    assert len(lines) == 1  # the documented header, no rows
