@@ -21,17 +21,9 @@ from sanctions.models import (
     SuggestionStatus,
 )
 from tests.sanctions.factories import make_action, make_article, make_entity, make_source
-from tests.sanctions.newsserver import NewsServer, Page, article_html
+from tests.sanctions.newsserver import Page, article_html
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def news(settings, tmp_path):
-    with NewsServer() as server:
-        settings.FETCH_ALLOWLIST = [server.host]
-        settings.MEDIA_ROOT = tmp_path / "media"
-        yield server
 
 
 def serve_article(news, path, headline="US sanctions missile suppliers", **fields):

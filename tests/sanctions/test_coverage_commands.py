@@ -9,16 +9,8 @@ from django.core.management import CommandError, call_command
 
 from sanctions.models import Article, FetchJob, Outlet, Snapshot, Suggestion
 from tests.sanctions.factories import make_action, make_article, make_entity, make_source
-from tests.sanctions.newsserver import NewsServer, Page, article_html
+from tests.sanctions.newsserver import Page, article_html
 from tests.sanctions.processes import BASE_DIR, child_env, manage
-
-
-@pytest.fixture
-def news(settings, tmp_path):
-    with NewsServer() as server:
-        settings.FETCH_ALLOWLIST = [server.host]
-        settings.MEDIA_ROOT = tmp_path / "media"
-        yield server
 
 
 def fetch_article(*args) -> dict:

@@ -11,17 +11,9 @@ from django.utils import timezone
 from sanctions import coverage, tasks
 from sanctions.models import Article, FetchJob, FetchStatus, Snapshot, Source
 from tests.sanctions.factories import make_action, make_entity, make_source
-from tests.sanctions.newsserver import NewsServer, Page, article_html
+from tests.sanctions.newsserver import Page, article_html
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def news(settings, tmp_path):
-    with NewsServer() as server:
-        settings.FETCH_ALLOWLIST = [server.host]
-        settings.MEDIA_ROOT = tmp_path / "media"
-        yield server
 
 
 def make_job(url, action=None, **fields) -> FetchJob:

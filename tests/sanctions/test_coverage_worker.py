@@ -21,7 +21,7 @@ import redis
 from sanctions import tasks
 from sanctions.models import Article, Coverage, FetchJob, FetchStatus, Snapshot
 from tests.sanctions.factories import make_action
-from tests.sanctions.newsserver import NewsServer, Page, article_html
+from tests.sanctions.newsserver import Page, article_html
 from tests.sanctions.processes import BASE_DIR, child_env
 from tracker.celery import app
 
@@ -71,14 +71,6 @@ def queue():
     app.conf.update(saved)
     _reset_connections()
     redis.Redis.from_url(BROKER_URL).delete(name)
-
-
-@pytest.fixture
-def news(settings, tmp_path):
-    with NewsServer() as server:
-        settings.FETCH_ALLOWLIST = [server.host]
-        settings.MEDIA_ROOT = tmp_path / "media"
-        yield server
 
 
 class Worker:

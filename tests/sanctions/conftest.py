@@ -1,0 +1,12 @@
+import pytest
+
+from tests.sanctions.newsserver import NewsServer
+
+
+@pytest.fixture
+def news(settings, tmp_path):
+    """A local news site on 127.0.0.1 that the fetcher is allowed to reach."""
+    with NewsServer() as server:
+        settings.FETCH_ALLOWLIST = [server.host]
+        settings.MEDIA_ROOT = tmp_path / "media"
+        yield server
