@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pghistory
 import pgtrigger
 from django.contrib.postgres.fields import ArrayField
-from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.contrib.postgres.indexes import GinIndex, GistIndex, OpClass
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models, transaction
 from django.db.models import Q
@@ -542,13 +542,14 @@ class EntityName(models.Model):
             models.UniqueConstraint(fields=["entity", "name"], name="entityname_unique"),
         ]
         indexes = [
-            # Fuzzy matches: key % query, query <% key.
-            GinIndex(OpClass("key", name="gin_trgm_ops"), name="entityname_key_trgm"),
+            # Nearest names first (ORDER BY key <-> query, query <<-> key LIMIT n) without
+            # scoring every match: GiST orders by trigram distance; it also serves %, <%.
+            GistIndex(OpClass("key", name="gist_trgm_ops"), name="entityname_key_gist"),
             # The key without spaces, so "luoluo" meets "luo luo" and pinyin syllables
             # ("bei jing") meet words ("beijing").
-            GinIndex(
-                OpClass(Replace("key", models.Value(" "), models.Value("")), name="gin_trgm_ops"),
-                name="entityname_compact_trgm",
+            GistIndex(
+                OpClass(Replace("key", models.Value(" "), models.Value("")), name="gist_trgm_ops"),
+                name="entityname_compact_gist",
             ),
             # Exact and prefix matches.
             models.Index(

@@ -18,11 +18,13 @@ from django.contrib.postgres.search import (
     SearchHeadline,
     SearchQuery,
     SearchRank,
+    TrigramDistance,
     TrigramSimilarity,
+    TrigramWordDistance,
     TrigramWordSimilarity,
 )
-from django.db import connection, transaction
-from django.db.models import Case, F, OuterRef, Q, Subquery, TextField, Value, When
+from django.db import transaction
+from django.db.models import Case, F, OuterRef, Subquery, TextField, Value, When
 from django.db.models.functions import Coalesce, Concat, Greatest, NullIf, Replace
 
 from .models import Alias, Designation, Entity, EntityName
@@ -76,10 +78,9 @@ def name_key(name: str) -> str:
 
 # --- Name search -------------------------------------------------------------------
 
-# pg_trgm thresholds for candidates: low enough that two wrong letters in a short name
-# still match, high enough that the trigram index prunes most rows.
-SIMILARITY_THRESHOLD = 0.3
-WORD_SIMILARITY_THRESHOLD = 0.5
+# The lowest score (similarity, 0..1, plus bonuses for exact, prefix and phrase
+# matches) a name needs: two wrong letters in a short name still pass.
+MIN_SCORE = 0.3
 
 
 @dataclass(frozen=True)
@@ -139,26 +140,29 @@ def _index_chunk(entity_ids: list[int]) -> int:
     return len(stale) + len(new)
 
 
-def _set_trigram_thresholds():
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT set_config('pg_trgm.similarity_threshold', %s, true),"
-            " set_config('pg_trgm.word_similarity_threshold', %s, true)",
-            [str(SIMILARITY_THRESHOLD), str(WORD_SIMILARITY_THRESHOLD)],
-        )
-
-
 def match_names(query: str, *, entities=None, limit: int = 50) -> list[NameMatch]:
     """Entities whose primary name or an alias matches the query, best first.
 
-    Exact key matches rank first, then prefix, then phrase matches, then trigram similarity, which
-    tolerates typos and word order. ``entities`` restricts the candidates (a queryset).
+    Exact key matches rank first, then prefix, then phrase matches, then trigram
+    similarity, which tolerates typos and word order. ``entities`` restricts the results
+    (a queryset). Candidates are the names nearest the query by each measure, found in
+    index order, so a common word costs no more than a rare one.
     """
     key = name_key(query)
     if not key:
         return []
     compact_key = key.replace(" ", "")
     compact = Replace("key", Value(" "), Value(""))
+    names = EntityName.objects.alias(compact=compact)
+    nearest = [
+        names.filter(key__startswith=key).order_by("key"),
+        names.order_by(TrigramDistance("key", key)),
+        names.order_by(TrigramWordDistance(key, "key")),
+        names.order_by(TrigramWordDistance(compact_key, compact)),
+    ]
+    candidates = set()
+    for ordered in nearest:
+        candidates.update(ordered.values_list("pk", flat=True)[:limit])
     score = (
         Greatest(
             TrigramSimilarity("key", key),
@@ -175,33 +179,25 @@ def match_names(query: str, *, entities=None, limit: int = 50) -> list[NameMatch
             default=Value(0.0),
         )
     )
-    candidates = EntityName.objects.alias(compact=compact).filter(
-        Q(key__trigram_similar=key)
-        | Q(key__trigram_word_similar=key)
-        | Q(compact__trigram_word_similar=compact_key)
-        | Q(key__startswith=key)
-    )
-    if entities is not None:
-        candidates = candidates.filter(entity__in=entities)
-    # Each entity's best name, then the best entities: both in SQL, so a short query
-    # matching many names still returns only `limit` rows.
-    best_per_entity = (
-        candidates.annotate(score=score)
-        .order_by("entity_id", "-score", "-is_primary")
-        .distinct("entity_id")
-        .values("pk")
-    )
     rows = (
-        EntityName.objects.filter(pk__in=best_per_entity)
-        .alias(compact=compact)
+        names.filter(pk__in=candidates)
         .annotate(score=score)
-        .order_by("-score", "name")
-        .values("entity_id", "name", "is_primary", "score")[:limit]
+        .filter(score__gte=MIN_SCORE)
+        .values("entity_id", "name", "is_primary", "score")
     )
-    with transaction.atomic():
-        _set_trigram_thresholds()
-        rows = list(rows)
-    return [NameMatch(**row) for row in rows]
+    best: dict[int, dict] = {}
+    for row in rows:
+        current = best.get(row["entity_id"])
+        if current is None or (row["score"], row["is_primary"]) > (
+            current["score"],
+            current["is_primary"],
+        ):
+            best[row["entity_id"]] = row
+    if entities is not None and best:
+        allowed = set(entities.filter(pk__in=best).values_list("pk", flat=True))
+        best = {pk: row for pk, row in best.items() if pk in allowed}
+    ranked = sorted(best.values(), key=lambda row: (-row["score"], row["name"]))[:limit]
+    return [NameMatch(**row) for row in ranked]
 
 
 def match_descriptions(query: str, *, entities, exclude_ids=(), limit: int = 20) -> list[NameMatch]:
