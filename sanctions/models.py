@@ -336,16 +336,6 @@ class EntityQuerySet(models.QuerySet):
             )
         )
 
-    def search(self, query: str):
-        """Entities whose name or any alias contains the query, ignoring case and accents."""
-        query = query.strip()
-        if not query:
-            return self
-        alias_match = Alias.objects.filter(
-            entity=models.OuterRef("pk"), name__unaccent__icontains=query
-        )
-        return self.filter(Q(name__unaccent__icontains=query) | models.Exists(alias_match))
-
 
 @dataclass(frozen=True)
 class StatusLine:
@@ -355,10 +345,6 @@ class StatusLine:
     status: str  # "listed", "lifted" or "waived"
     since: datetime.date
     action: "Action"
-
-    @property
-    def is_active(self):
-        return self.status == "listed"
 
 
 @track_history(exclude=["search_vector"])

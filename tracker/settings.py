@@ -205,6 +205,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "sanctions.tasks.refresh_lists",
         "schedule": 3600 * envint("LIST_REFRESH_INTERVAL_HOURS", "6"),
     },
+    # Rewrites the full export files /exports/ serves.
+    "write-export-dumps": {
+        "task": "sanctions.tasks.write_export_dumps",
+        "schedule": 3600 * envint("EXPORT_DUMP_INTERVAL_HOURS", "6"),
+    },
 }
 
 # Link checks (sanctions/coverage.py): how often one link is checked, and after how many
@@ -212,15 +217,10 @@ CELERY_BEAT_SCHEDULE = {
 LINK_CHECK_INTERVAL_HOURS = envint("LINK_CHECK_INTERVAL_HOURS", "24")
 LINK_DEAD_AFTER = envint("LINK_DEAD_AFTER", "3")
 
-# The public read-only API (sanctions/api.py) and the bulk exports (sanctions/exports.py).
-# Throttle counts live in the default cache: per process unless CACHES names a shared one.
-# The licence the API and the export files are published under.
+# The public read-only API (sanctions/api.py) and the bulk exports (sanctions/exports.py),
+# published under this licence. Throttle counts live in the default cache: per process
+# unless CACHES names a shared one.
 DATA_LICENSE = {"name": "CC BY 4.0", "url": "https://creativecommons.org/licenses/by/4.0/"}
-# The full export files /exports/ serves are rewritten this often.
-CELERY_BEAT_SCHEDULE["write-export-dumps"] = {
-    "task": "sanctions.tasks.write_export_dumps",
-    "schedule": 3600 * envint("EXPORT_DUMP_INTERVAL_HOURS", "6"),
-}
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
