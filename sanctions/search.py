@@ -162,7 +162,9 @@ def match_names(query: str, *, entities=None, limit: int = 50) -> list[NameMatch
     ]
     candidates = set()
     for ordered in nearest:
-        candidates.update(ordered.values_list("pk", flat=True)[:limit])
+        # Names tied in distance come in no set order, so take enough of each to
+        # hold every tie a short query has, whatever the number of results wanted.
+        candidates.update(ordered.values_list("pk", flat=True)[: max(limit, 200)])
     score = (
         Greatest(
             TrigramSimilarity("key", key),
