@@ -12,11 +12,11 @@ from dataclasses import dataclass
 import pghistory
 import pgtrigger
 from django.contrib.postgres.fields import ArrayField
-from django.contrib.postgres.indexes import GinIndex, GistIndex, OpClass
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models, transaction
-from django.db.models import Q
-from django.db.models.functions import Replace, Upper
+from django.db.models import Func, Q
+from django.db.models.functions import Upper
 from django.urls import reverse
 from django.utils import timezone
 
@@ -521,6 +521,12 @@ class EntityName(models.Model):
     entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="search_names")
     name = models.CharField(max_length=300)
     key = models.CharField(max_length=300)
+    # The key's words, for the inverted index that name search intersects.
+    words = models.GeneratedField(
+        expression=Func("key", models.Value(" "), function="string_to_array"),
+        output_field=ArrayField(models.CharField(max_length=300)),
+        db_persist=True,
+    )
     is_primary = models.BooleanField(default=False)
 
     class Meta:
@@ -528,16 +534,9 @@ class EntityName(models.Model):
             models.UniqueConstraint(fields=["entity", "name"], name="entityname_unique"),
         ]
         indexes = [
-            # Nearest names first (ORDER BY key <-> query, query <<-> key LIMIT n) without
-            # scoring every match: GiST orders by trigram distance; it also serves %, <%.
-            GistIndex(OpClass("key", name="gist_trgm_ops"), name="entityname_key_gist"),
-            # The key without spaces, so "luoluo" meets "luo luo" and pinyin syllables
-            # ("bei jing") meet words ("beijing").
-            GistIndex(
-                OpClass(Replace("key", models.Value(" "), models.Value("")), name="gist_trgm_ops"),
-                name="entityname_compact_gist",
-            ),
-            # Exact and prefix matches.
+            # Names having all of some words: GIN intersects the words' posting lists.
+            GinIndex(fields=["words"], name="entityname_words"),
+            # Exact and prefix matches of the whole key.
             models.Index(
                 fields=["key"], name="entityname_key_prefix", opclasses=["varchar_pattern_ops"]
             ),
@@ -545,6 +544,35 @@ class EntityName(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class NameWord(models.Model):
+    """A word of some name key: the vocabulary that a query's words are matched against,
+    allowing for a wrong, missing or extra letter, before names are looked up by words.
+
+    ``deletes`` holds the word with each one letter left out (sanctions_word_deletes,
+    created by migration 0009): two words one edit apart share one of these or one is
+    among the other's. Filled by ``sanctions.search.index_names``; a word left over after
+    its names changed matches nothing and does no harm.
+    """
+
+    word = models.CharField(max_length=300, primary_key=True)
+    deletes = models.GeneratedField(
+        expression=Func("word", function="sanctions_word_deletes"),
+        output_field=ArrayField(models.TextField()),
+        db_persist=True,
+    )
+
+    class Meta:
+        indexes = [
+            GinIndex(fields=["deletes"], name="nameword_deletes"),
+            # Misspellings further off than one letter, when nothing closer is known.
+            GinIndex(OpClass("word", name="gin_trgm_ops"), name="nameword_trgm"),
+            # Exact words and prefixes use the primary key's own varchar_pattern_ops index.
+        ]
+
+    def __str__(self):
+        return self.word
 
 
 class IdentifierScheme(models.TextChoices):

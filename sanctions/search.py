@@ -14,20 +14,31 @@ from dataclasses import dataclass
 
 from anyascii import anyascii
 from django.contrib.postgres.aggregates import StringAgg
+from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.search import (
     SearchHeadline,
     SearchQuery,
     SearchRank,
-    TrigramDistance,
     TrigramSimilarity,
-    TrigramWordDistance,
     TrigramWordSimilarity,
 )
-from django.db import transaction
-from django.db.models import Case, F, OuterRef, Subquery, TextField, Value, When
+from django.db import connection, transaction
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    F,
+    Func,
+    IntegerField,
+    OuterRef,
+    Q,
+    Subquery,
+    TextField,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce, Concat, Greatest, NullIf, Replace
 
-from .models import Alias, Designation, Entity, EntityName
+from .models import Alias, Designation, Entity, EntityName, NameWord
 
 # Legal-form and filler words, compared after transliteration. Chinese forms
 # transliterate to pinyin syllables (有限公司 → you xian gong si), Cyrillic ones to
@@ -82,6 +93,16 @@ def name_key(name: str) -> str:
 # matches) a name needs: two wrong letters in a short name still pass.
 MIN_SCORE = 0.3
 
+# How many names are scored for one query at most. A query of common words only
+# ("trading") has more matches than anyone reads; its best are among any few hundred.
+CANDIDATES = 200
+
+# Per query word, how many known words it may stand for (itself, misspellings of it,
+# words it begins), and the trigram similarity a misspelling further off than one
+# letter needs.
+WORD_ALTERNATIVES = 20
+WORD_SIMILARITY = 0.4
+
 
 @dataclass(frozen=True)
 class NameMatch:
@@ -134,10 +155,102 @@ def _index_chunk(entity_ids: list[int]) -> int:
         for (entity_id, name), (key, is_primary) in wanted.items()
         if existing.get((entity_id, name), (None,))[1:] != (key, is_primary)
     ]
+    words = {word for name in new for word in name.key.split()}
     with transaction.atomic():
         EntityName.objects.filter(pk__in=stale).delete()
         EntityName.objects.bulk_create(new, batch_size=2000)
+        NameWord.objects.bulk_create(
+            [NameWord(word=word) for word in sorted(words)], batch_size=2000, ignore_conflicts=True
+        )
     return len(stale) + len(new)
+
+
+def _deletes(word: str) -> set[str]:
+    """The word with each one of its letters left out, as sanctions_word_deletes stores
+    them, for query words long enough that one letter off is likely a misspelling, not
+    another word: "parsek" for "parsec", but not "jing" for "ming"."""
+    if len(word) < 5:
+        return set()
+    return {word[:i] + word[i + 1 :] for i in range(len(word))}
+
+
+def _known_words(words: list[str]) -> list[set[str]]:
+    """For each query word, the indexed words it may stand for.
+
+    Itself and the words one letter off (wrong, missing or extra), found through their
+    stored one-letter deletions; the last word, when it is no word of any name (being
+    typed, say), also stands for the words it begins. Only when no query word has any
+    of those are words further off looked for, by trigram similarity. All lookups go to
+    the vocabulary, which is small next to the names.
+    """
+    last = words[-1]
+    unfinished = len(last) >= 3 and not NameWord.objects.filter(word=last).exists()
+    lookups = []
+    for position, word in enumerate(words):
+        forms = sorted(_deletes(word) | {word})
+        near = NameWord.objects.filter(Q(word__in=forms) | Q(deletes__overlap=forms))
+        if word == last and unfinished:
+            near = near | NameWord.objects.filter(word__startswith=word)
+        lookups.append(
+            near.annotate(similarity=TrigramSimilarity("word", word), position=Value(position))
+            .order_by("-similarity")
+            .values_list("word", "position")[:WORD_ALTERNATIVES]
+        )
+    known: list[set[str]] = [set() for _ in words]
+    for word, position in lookups[0].union(*lookups[1:], all=True):
+        known[position].add(word)
+    if not any(known):
+        _add_similar_words(words, known)
+    return known
+
+
+def _add_similar_words(words: list[str], known: list[set[str]]) -> None:
+    lookups = [
+        NameWord.objects.annotate(similarity=TrigramSimilarity("word", word))
+        .filter(word__trigram_similar=word)
+        .order_by("-similarity")
+        .annotate(position=Value(position))
+        .values_list("word", "position")[:WORD_ALTERNATIVES]
+        for position, word in enumerate(words)
+        if len(word) >= 3
+    ]
+    if not lookups:
+        return
+    with transaction.atomic():
+        # The % operator's threshold, which the trigram index applies as it scans.
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL pg_trgm.similarity_threshold = %s", [WORD_SIMILARITY])
+        for word, position in lookups[0].union(*lookups[1:], all=True):
+            known[position].add(word)
+
+
+def _candidates(key: str, limit: int) -> set[int]:
+    """Ids of the names worth scoring: those having every query word (or a word it may
+    stand for) and those the key begins; failing any, those missing one query word."""
+    names = EntityName.objects.order_by()
+    candidates = set(names.filter(key=key).values_list("pk", flat=True)[:limit])
+    candidates.update(names.filter(key__startswith=key).values_list("pk", flat=True)[:limit])
+    known = [
+        alternatives
+        for alternatives in _known_words(list(dict.fromkeys(key.split())))
+        if alternatives
+    ]
+    if not known:
+        return candidates
+
+    def having(groups):
+        matching = names
+        for alternatives in groups:
+            matching = matching.filter(words__overlap=sorted(alternatives))
+        return matching.values_list("pk", flat=True)
+
+    found = set(having(known)[:CANDIDATES])
+    if not found and len(known) > 1:
+        # A word the names lack ("Centre" for "Complex"): leave each word out in turn.
+        share = CANDIDATES // len(known)
+        for left_out in range(len(known)):
+            found.update(having(known[:left_out] + known[left_out + 1 :])[:share])
+    return candidates | found
 
 
 def match_names(query: str, *, entities=None, limit: int = 50) -> list[NameMatch]:
@@ -145,26 +258,18 @@ def match_names(query: str, *, entities=None, limit: int = 50) -> list[NameMatch
 
     Exact key matches rank first, then prefix, then phrase matches, then trigram
     similarity, which tolerates typos and word order. ``entities`` restricts the results
-    (a queryset). Candidates are the names nearest the query by each measure, found in
-    index order, so a common word costs no more than a rare one.
+    (a queryset). The names scored are
+    found through the words index (see ``_candidates``), so a query costs about the
+    same whatever the number of names.
     """
     key = name_key(query)
     if not key:
         return []
+    candidates = _candidates(key, limit)
+    if not candidates:
+        return []
     compact_key = key.replace(" ", "")
     compact = Replace("key", Value(" "), Value(""))
-    names = EntityName.objects.alias(compact=compact)
-    nearest = [
-        names.filter(key__startswith=key).order_by("key"),
-        names.order_by(TrigramDistance("key", key)),
-        names.order_by(TrigramWordDistance(key, "key")),
-        names.order_by(TrigramWordDistance(compact_key, compact)),
-    ]
-    candidates = set()
-    for ordered in nearest:
-        # Names tied in distance come in no set order, so take enough of each to
-        # hold every tie a short query has, whatever the number of results wanted.
-        candidates.update(ordered.values_list("pk", flat=True)[: max(limit, 200)])
     score = (
         Greatest(
             TrigramSimilarity("key", key),
@@ -181,9 +286,9 @@ def match_names(query: str, *, entities=None, limit: int = 50) -> list[NameMatch
             default=Value(0.0),
         )
     )
+    names = EntityName.objects.alias(compact=compact).filter(pk__in=candidates)
     rows = (
-        names.filter(pk__in=candidates)
-        .annotate(score=score)
+        names.annotate(score=score)
         .filter(score__gte=MIN_SCORE)
         .values("entity_id", "name", "is_primary", "score")
     )
@@ -196,18 +301,21 @@ def match_names(query: str, *, entities=None, limit: int = 50) -> list[NameMatch
         ):
             best[row["entity_id"]] = row
     if entities is not None and best:
-        allowed = set(entities.filter(pk__in=best).values_list("pk", flat=True))
+        allowed = set(entities.order_by().filter(pk__in=best).values_list("pk", flat=True))
         best = {pk: row for pk, row in best.items() if pk in allowed}
     ranked = sorted(best.values(), key=lambda row: (-row["score"], row["name"]))[:limit]
     return [NameMatch(**row) for row in ranked]
 
 
-def match_descriptions(query: str, *, entities, exclude_ids=(), limit: int = 20) -> list[NameMatch]:
-    """Entities whose description (addresses, parent bodies) has the query's words."""
+def match_descriptions(query: str, *, entities, limit: int = 20) -> list[NameMatch]:
+    """Entities whose description (addresses, parent bodies) has the query's words.
+
+    At most FULL_TEXT_CANDIDATES matches, found through the index, are ranked.
+    """
     tsquery = SearchQuery(clean_query(query), search_type="websearch", config="simple")
+    candidates = entities.filter(search_vector=tsquery).order_by().values("pk")
     rows = (
-        entities.filter(search_vector=tsquery)
-        .exclude(pk__in=list(exclude_ids))
+        Entity.objects.filter(pk__in=candidates[:FULL_TEXT_CANDIDATES])
         .annotate(
             rank=SearchRank(F("search_vector"), tsquery),
             matched=SearchHeadline(
@@ -229,26 +337,37 @@ def match_descriptions(query: str, *, entities, exclude_ids=(), limit: int = 20)
     ]
 
 
+class _ArrayPosition(Func):
+    function = "array_position"
+    output_field = IntegerField()
+
+
+class _ArrayItem(Func):
+    """``(array)[index]``, for an array and a 1-based index."""
+
+    template = "(%(expressions)s]"
+    arg_joiner = ")["
+
+
 def search_entities(entities, query: str, *, limit: int = 200):
-    """The entities matching the query by name (or else by description), best first.
+    """The entities matching the query by name (or, when no name does, by description),
+    best first.
 
     Each is annotated with ``matched_name``: the name or passage that matched.
     """
-    matches = match_names(query, entities=entities, limit=limit)
-    if len(matches) < limit:
-        matches += match_descriptions(
-            query,
-            entities=entities,
-            exclude_ids=[m.entity_id for m in matches],
-            limit=limit - len(matches),
-        )
+    matches = match_names(query, entities=entities, limit=limit) or match_descriptions(
+        query, entities=entities, limit=limit
+    )
     if not matches:
         return entities.none()
+    ids = Value([m.entity_id for m in matches], output_field=ArrayField(BigIntegerField()))
+    names = Value([m.name for m in matches], output_field=ArrayField(TextField()))
+    rank = _ArrayPosition(ids, F("pk"))
     return (
         entities.filter(pk__in=[m.entity_id for m in matches])
         .annotate(
-            search_rank=Case(*[When(pk=m.entity_id, then=Value(i)) for i, m in enumerate(matches)]),
-            matched_name=Case(*[When(pk=m.entity_id, then=Value(m.name)) for m in matches]),
+            search_rank=rank,
+            matched_name=_ArrayItem(names, rank, output_field=TextField()),
         )
         .order_by("search_rank")
     )

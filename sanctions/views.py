@@ -149,13 +149,16 @@ def action_detail(request, pk):
 
 @require_safe
 def entity_list(request):
-    entities = Entity.objects.visible().annotate(
+    filterset = EntityFilter(
+        request.GET or None, queryset=Entity.objects.visible().order_by("name")
+    )
+    # Counted after filtering, so only the entities found are counted.
+    entities = filterset.qs.annotate(
         action_count=Count(
             "designations", filter=Q(designations__action__status=ActionStatus.PUBLISHED)
         )
     )
-    filterset = EntityFilter(request.GET or None, queryset=entities.order_by("name"))
-    page = _page(request, filterset.qs)
+    page = _page(request, entities)
     return render(
         request,
         "sanctions/entity_list.html",

@@ -109,6 +109,11 @@ else:
 # Persistent connections: a page costs ~8x more when each request reconnects.
 DATABASES["default"]["CONN_MAX_AGE"] = envint("CONN_MAX_AGE", "600")
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A page's queries are small and many; starting parallel workers for one (when the
+# planner misjudges an index lookup as large) costs more than the query itself.
+DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
+    "-c max_parallel_workers_per_gather=" + str(envint("DB_MAX_PARALLEL_WORKERS_PER_GATHER", "0"))
+)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -154,3 +154,21 @@ def test_search_runs_a_bounded_number_of_queries(client, db):
     # The description query runs only while names give fewer than a page of entities.
     # Names: four nearest-name queries, their scores, the visibility check.
     assert len(many) <= len(few) <= 11
+
+
+def test_a_word_being_typed_finds_the_names_it_begins(db):
+    hydro = make_entity(name="Hydroelectromechanical Works")
+    make_entity(name="Electromechanical Works")
+    index_names()
+
+    assert [m.entity_id for m in match_names("Works Hydroel")] == [hydro.pk]
+
+
+def test_a_name_one_letter_off_is_found_beside_the_exact_one(db):
+    muhammad = make_entity(name="Muhammad Ali Trading")
+    mohammad = make_entity(name="Mohammad Ali Trading")
+    index_names()
+
+    ranked = [m.entity_id for m in match_names("Mohammad Ali Trading")]
+
+    assert ranked[:2] == [mohammad.pk, muhammad.pk]
