@@ -1,13 +1,8 @@
 """The list filters of DESIGN.md, defined once for the pages, API, feeds and exports."""
 
-from collections import Counter
-from dataclasses import dataclass
-
 import django_filters
 from django import forms
-from django.db.models import Count, Exists, OuterRef, Q
-from django.db.models.functions import ExtractYear
-from django.http import QueryDict
+from django.db.models import Q
 from followthemoney.types import registry
 
 from .models import (
@@ -17,11 +12,14 @@ from .models import (
     Designation,
     Entity,
     EntityKind,
-    EntityName,
     LegalBasis,
     Program,
 )
-from .search import name_key, search_entities, text_query
+from .search import match_names, name_key, search_entities, text_query
+
+# How well an entity's name must match an action list's text query for the actions
+# concerning it to match: a whole word or more of the name, not a passing likeness.
+NAMED_SCORE = 0.6
 
 
 class CountryField(forms.CharField):
@@ -97,18 +95,14 @@ class ActionFilter(django_filters.FilterSet):
 
     def filter_q(self, queryset, name, value):
         """Words of the title, summary, reasons or sources, or the name of an entity concerned."""
-        key = name_key(value)
-        if not key:
+        if not name_key(value):
             return queryset
-        # pg_trgm's default thresholds, stricter than the name search's own.
-        named = Designation.objects.filter(action=OuterRef("pk")).filter(
-            Exists(
-                EntityName.objects.filter(entity=OuterRef("entity")).filter(
-                    Q(key__trigram_similar=key) | Q(key__trigram_word_similar=key)
-                )
-            )
+        # The entities that name search finds first and well, looked up once.
+        named = [m.entity_id for m in match_names(value, limit=50) if m.score >= NAMED_SCORE]
+        return queryset.filter(
+            Q(search_vector=text_query(value))
+            | Q(pk__in=Designation.objects.filter(entity__in=named).values("action"))
         )
-        return queryset.filter(Q(search_vector=text_query(value)) | Exists(named))
 
     def filter_country(self, queryset, name, value):
         """Actions addressing that country's programs or concerning one of its entities."""
@@ -137,135 +131,3 @@ class EntityFilter(django_filters.FilterSet):
 def country_name(code: str) -> str:
     """The English name of an ISO 3166-1 alpha-2 code, or the code itself."""
     return registry.country.names.get(code.lower(), code)
-
-
-@dataclass(frozen=True)
-class FacetValue:
-    """One value of a facet: how many results choosing it leads to, and the query for it."""
-
-    label: str
-    count: int
-    query: str
-    active: bool
-
-
-@dataclass(frozen=True)
-class Facet:
-    name: str
-    label: str
-    values: list[FacetValue]
-
-
-def _facet_query(data: QueryDict, params: list[str], values: dict[str, str]) -> str:
-    query = data.copy()
-    query.pop("page", None)
-    for param in params:
-        query.pop(param, None)
-    query.update(values)
-    return query.urlencode()
-
-
-def action_facets(data: QueryDict) -> list[Facet]:
-    """Counts for each facet under the other active filters.
-
-    A value's count is the number of actions its link leads to: the facet's own filter
-    is replaced, the others are kept.
-    """
-
-    def others(*params):
-        rest = data.copy()
-        for param in params:
-            rest.pop(param, None)
-        return ActionFilter(rest, queryset=Action.objects.published()).qs.order_by()
-
-    def facet(name, label, params, rows, active):
-        values = [
-            FacetValue(
-                label=row_label,
-                count=count,
-                query=_facet_query(data, params, query_values),
-                active=active(query_values),
-            )
-            for row_label, count, query_values in rows
-        ]
-        return Facet(name, label, sorted(values, key=lambda v: (-v.count, v.label)))
-
-    def grouped(qs, *fields):
-        return qs.values_list(*fields).annotate(n=Count("pk", distinct=True))
-
-    def is_active(values):
-        return all(data.get(key) == value for key, value in values.items())
-
-    countries: Counter[str] = Counter()
-    for codes, n in others("country").values_list("countries").annotate(n=Count("pk")):
-        countries.update(dict.fromkeys(codes, n))
-    years = grouped(
-        others("date_from", "date_to").annotate(year=ExtractYear("announced_on")), "year"
-    )
-    return [
-        facet(
-            "authority",
-            "Authority",
-            ["authority"],
-            [
-                (name, n, {"authority": slug})
-                for slug, name, n in grouped(
-                    others("authority"), "authority__slug", "authority__name"
-                )
-            ],
-            is_active,
-        ),
-        facet(
-            "legal_basis",
-            "Legal basis",
-            ["legal_basis"],
-            [
-                (name, n, {"legal_basis": slug})
-                for slug, name, n in grouped(
-                    others("legal_basis").filter(legal_bases__isnull=False),
-                    "legal_bases__slug",
-                    "legal_bases__short_name",
-                )
-            ],
-            is_active,
-        ),
-        facet(
-            "program",
-            "Program",
-            ["program"],
-            [
-                (code, n, {"program": code})
-                for code, n in grouped(
-                    others("program").filter(programs__isnull=False), "programs__code"
-                )
-            ],
-            is_active,
-        ),
-        facet(
-            "country",
-            "Country",
-            ["country"],
-            [(country_name(code), n, {"country": code}) for code, n in countries.items()],
-            lambda values: data.get("country", "").upper() == values["country"],
-        ),
-        facet(
-            "kind",
-            "Kind",
-            ["kind"],
-            [
-                (ActionKind(kind).label, n, {"kind": kind})
-                for kind, n in grouped(others("kind"), "kind")
-            ],
-            is_active,
-        ),
-        facet(
-            "year",
-            "Year",
-            ["date_from", "date_to"],
-            [
-                (str(year), n, {"date_from": f"{year}-01-01", "date_to": f"{year}-12-31"})
-                for year, n in years
-            ],
-            is_active,
-        ),
-    ]

@@ -760,6 +760,22 @@ class Source(LinkStatus):
         return bool(self.url)
 
 
+class ActionsVersion(models.Model):
+    """A number that changes whenever actions, their links or their reference data
+    change, so that what is derived from all published actions (the in-memory index of
+    ``sanctions.facets``) knows when to rebuild.
+
+    One row, set from a sequence by statement-level triggers (migration 0010): a value
+    is never reused, even after a rollback, and readers see a new value only once the
+    change that made it is committed.
+    """
+
+    value = models.BigIntegerField()
+
+    def __str__(self):
+        return str(self.value)
+
+
 @track_history()
 class Outlet(models.Model):
     """A news or analysis publisher."""

@@ -8,7 +8,6 @@ from django.conf import settings
 from django.core.paginator import Paginator
 from django.db import DatabaseError, connection
 from django.db.models import Count, Prefetch, Q
-from django.db.models.functions import ExtractYear
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
@@ -17,7 +16,8 @@ from django.views.decorators.http import require_safe
 from pghistory.models import MiddlewareEvents
 
 from . import charts, citations
-from .filters import ActionFilter, EntityFilter, action_facets
+from .facets import ActionListing
+from .filters import ActionFilter, EntityFilter
 from .models import (
     LIFTING_KINDS,
     LISTING_KINDS,
@@ -48,41 +48,21 @@ def _query_without_page(request):
     return query.urlencode()
 
 
-def counts_by_year_and_authority(actions):
-    """Rows of (year, {authority short name: count}, total) and the authority columns."""
-    rows = (
-        actions.order_by()
-        .values("authority__short_name", year=ExtractYear("announced_on"))
-        .annotate(n=Count("pk"))
-    )
-    table: dict[int, dict[str, int]] = defaultdict(dict)
-    columns = set()
-    for row in rows:
-        table[row["year"]][row["authority__short_name"]] = row["n"]
-        columns.add(row["authority__short_name"])
-    columns = sorted(columns)
-    years = [
-        (year, [table[year].get(c, 0) for c in columns], sum(table[year].values()))
-        for year in sorted(table)
-    ]
-    return columns, years
-
-
-def _year_context(actions) -> dict:
-    columns, years = counts_by_year_and_authority(actions)
+def _year_context(listing: ActionListing) -> dict:
+    columns, years = listing.counts_by_year_and_authority()
     return {"columns": columns, "years": years, "chart": charts.year_chart(columns, years)}
 
 
 @require_safe
 def home(request):
-    published = Action.objects.published()
+    listing = ActionListing(ActionFilter(queryset=Action.objects.published()))
     return render(
         request,
         "sanctions/home.html",
         {
             "latest": Action.objects.for_list()[:8],
-            **_year_context(published),
-            "action_count": published.count(),
+            **_year_context(listing),
+            "action_count": listing.index.size,
             "entity_count": Entity.objects.visible().count(),
             "article_count": Article.objects.visible().count(),
         },
@@ -91,9 +71,13 @@ def home(request):
 
 @require_safe
 def action_list(request):
-    filterset = ActionFilter(request.GET or None, queryset=Action.objects.for_list())
-    page = _page(request, filterset.qs)
-    matching = ActionFilter(request.GET or None, queryset=Action.objects.published()).qs
+    filterset = ActionFilter(request.GET or None, queryset=Action.objects.published())
+    listing = ActionListing(filterset)
+    page = _page(request, listing.ids)
+    ids = page.object_list.tolist()
+    actions = Action.objects.for_list().in_bulk(ids)
+    # An action unpublished since the index was read is left out.
+    page.object_list = [actions[pk] for pk in ids if pk in actions]
     return render(
         request,
         "sanctions/action_list.html",
@@ -101,8 +85,8 @@ def action_list(request):
             "filter": filterset,
             "page": page,
             "query": _query_without_page(request),
-            "facets": action_facets(request.GET),
-            **_year_context(matching),
+            "facets": listing.facets(),
+            **_year_context(listing),
         },
     )
 

@@ -3,9 +3,11 @@ from urllib.parse import parse_qs
 
 import pytest
 from django.http import QueryDict
+from django.utils import timezone
 
-from sanctions.filters import action_facets
-from sanctions.models import ActionKind, Program
+from sanctions.facets import action_facets
+from sanctions.filters import ActionFilter
+from sanctions.models import Action, ActionKind, Program
 
 from .factories import make_action, make_authority, make_entity, make_legal_basis
 
@@ -70,6 +72,9 @@ def test_each_facet_count_equals_the_results_its_link_leads_to(client, actions, 
         for value in facet.values:
             response = client.get(f"/actions/?{value.query}")
             assert response.context["page"].paginator.count == value.count, (facet.name, value)
+            # The same filter in the database (as the API and exports apply it) agrees.
+            in_database = ActionFilter(QueryDict(value.query), queryset=Action.objects.published())
+            assert in_database.qs.count() == value.count, (facet.name, value)
             checked += 1
     assert checked >= 5
 
@@ -92,3 +97,20 @@ def test_the_year_facet_links_to_a_date_range(actions):
 
     assert years["2024"].count == 2
     assert parse_qs(years["2024"].query) == {"date_from": ["2024-01-01"], "date_to": ["2024-12-31"]}
+
+
+def test_lists_follow_every_change_to_the_actions(client, actions):
+    def count(query):
+        shown = client.get(f"/actions/?{query}").context["page"].paginator.count
+        published = Action.objects.published()
+        assert shown == ActionFilter(QueryDict(query), queryset=published).qs.count()
+        return shown
+
+    assert count("authority=state") == 2
+    Action.objects.filter(pk=actions[4].pk).update(status="published", published_at=timezone.now())
+    assert count("authority=state") == 3
+    actions[1].legal_bases.clear()
+    assert count("legal_basis=eo") == 2
+    recent = count("date_from=2024-01-01")
+    Action.objects.filter(pk=actions[0].pk).update(announced_on=datetime.date(2020, 1, 1))
+    assert count("date_from=2024-01-01") == recent - 1
