@@ -183,22 +183,30 @@ def _known_words(words: list[str]) -> list[set[str]]:
     of those are words further off looked for, by trigram similarity. All lookups go to
     the vocabulary, which is small next to the names.
     """
-    last = words[-1]
-    unfinished = len(last) >= 3 and not NameWord.objects.filter(word=last).exists()
     lookups = []
     for position, word in enumerate(words):
         forms = sorted(_deletes(word) | {word})
-        near = NameWord.objects.filter(Q(word__in=forms) | Q(deletes__overlap=forms))
-        if word == last and unfinished:
-            near = near | NameWord.objects.filter(word__startswith=word)
         lookups.append(
-            near.annotate(similarity=TrigramSimilarity("word", word), position=Value(position))
+            NameWord.objects.filter(Q(word__in=forms) | Q(deletes__overlap=forms))
+            .annotate(similarity=TrigramSimilarity("word", word), position=Value(position))
             .order_by("-similarity")
             .values_list("word", "position")[:WORD_ALTERNATIVES]
         )
+    last = len(words) - 1
+    if len(words[last]) >= 3:
+        # Any of the words it begins: ordering them would cost a sort of them all.
+        lookups.append(
+            NameWord.objects.filter(word__startswith=words[last])
+            .annotate(position=Value(-1))
+            .order_by()
+            .values_list("word", "position")[:WORD_ALTERNATIVES]
+        )
     known: list[set[str]] = [set() for _ in words]
+    begun = set()
     for word, position in lookups[0].union(*lookups[1:], all=True):
-        known[position].add(word)
+        (begun if position < 0 else known[position]).add(word)
+    if words[last] not in known[last]:
+        known[last] |= begun
     if not any(known):
         _add_similar_words(words, known)
     return known
@@ -228,8 +236,9 @@ def _candidates(key: str, limit: int) -> set[int]:
     """Ids of the names worth scoring: those having every query word (or a word it may
     stand for) and those the key begins; failing any, those missing one query word."""
     names = EntityName.objects.order_by()
-    candidates = set(names.filter(key=key).values_list("pk", flat=True)[:limit])
-    candidates.update(names.filter(key__startswith=key).values_list("pk", flat=True)[:limit])
+    exact = names.filter(key=key).values_list("pk", flat=True)[:limit]
+    begun = names.filter(key__startswith=key).values_list("pk", flat=True)[:limit]
+    candidates = set(exact.union(begun, all=True))
     known = [
         alternatives
         for alternatives in _known_words(list(dict.fromkeys(key.split())))
@@ -349,7 +358,7 @@ class _ArrayItem(Func):
     arg_joiner = ")["
 
 
-def search_entities(entities, query: str, *, limit: int = 200):
+def search_entities(entities, query: str, *, limit: int = 100):
     """The entities matching the query by name (or, when no name does, by description),
     best first.
 

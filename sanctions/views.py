@@ -134,7 +134,8 @@ def action_detail(request, pk):
 @require_safe
 def entity_list(request):
     filterset = EntityFilter(
-        request.GET or None, queryset=Entity.objects.visible().order_by("name")
+        request.GET or None,
+        queryset=Entity.objects.visible().defer("description", "search_vector").order_by("name"),
     )
     # Counted after filtering, so only the entities found are counted.
     entities = filterset.qs.annotate(
