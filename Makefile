@@ -45,7 +45,8 @@ lint: install
 	SECRET_KEY=lint-only-not-secret $(BIN)/python manage.py makemigrations --check --dry-run
 	SECRET_KEY=lint-only-not-secret $(BIN)/python manage.py check --fail-level WARNING
 
-# Scale benchmarks; each needs a benchmark database, see bench/README.md.
+# Scale benchmarks, each on a benchmark database of its own that it creates and fills
+# on first use (see bench/README.md).
 bench: install
 	SECRET_KEY=bench-only-not-secret $(BIN)/python bench/import_bench.py
 	$(BIN)/python bench/search_bench.py

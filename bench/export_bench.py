@@ -27,7 +27,7 @@ import psycopg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
-from generate import SCALE  # noqa: E402
+from generate import SCALE, create_database  # noqa: E402
 
 # Its own database: the search benchmark resets bench_tracker when it prepares.
 DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/bench_exports"
@@ -72,17 +72,8 @@ def main(argv=None):
 
 def prepare(url: str, scale: float, *, regenerate: bool) -> None:
     """Create, migrate and fill the benchmark database as needed."""
-    info = psycopg.conninfo.conninfo_to_dict(url)
-    name = info["dbname"]
-    with psycopg.connect(
-        psycopg.conninfo.make_conninfo(url, dbname="postgres"), autocommit=True
-    ) as c:
-        if not c.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            print(f"creating database {name}")
-            c.execute(
-                f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8'"
-                " LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8'"
-            )
+    create_database(url)
+    name = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
         cwd=ROOT,

@@ -172,6 +172,23 @@ START = datetime.date(2000, 1, 1)
 END = datetime.date(2026, 6, 30)
 
 
+def create_database(url: str) -> None:
+    """Create the database of ``url`` if it is missing, UTF-8 with a C.UTF-8 locale
+    (trigram search in every script needs a UTF-8 ctype)."""
+    name = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
+    if "bench" not in name:
+        sys.exit(f"Refusing {name!r}: a benchmark database's name contains 'bench'.")
+    with psycopg.connect(
+        psycopg.conninfo.make_conninfo(url, dbname="postgres"), autocommit=True
+    ) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            print(f"creating database {name}", flush=True)
+            conn.execute(
+                f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8'"
+                " LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8'"
+            )
+
+
 def weighted(rng: random.Random | None, pairs):
     """A sampler over (value, weight) pairs, drawing from rng, or from the one it is given."""
     values = [v for v, _ in pairs]

@@ -1,13 +1,12 @@
 """Search and list latency at scale: python bench/search_bench.py [--prepare]
 
-    export DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_tracker
-    python bench/search_bench.py --prepare
-
---prepare migrates the benchmark database, fills it with bench/generate.py (1,000,000
-entities, ~3 aliases each in Latin, Cyrillic, Arabic and Chinese script, 200,000
-actions, 1,000,000 designations, 500,000 articles by default; --scale for less) and
-builds the name index (sanctions_entityname and its vocabulary, sanctions_nameword)
-with the project's own name_key, loaded with COPY. Without --prepare it only measures.
+One command: creates the benchmark database if it is missing (default bench_search on
+the machine's PostgreSQL; --database or BENCH_DATABASE_URL for another), migrates it,
+and, unless it already holds the requested scale, fills it with bench/generate.py
+(1,000,000 entities, ~3 aliases each in Latin, Cyrillic, Arabic and Chinese script,
+200,000 actions, 1,000,000 designations, 500,000 articles by default; --scale for less)
+and builds the name index (sanctions_entityname and its vocabulary, sanctions_nameword)
+with the project's own name_key, loaded with COPY. --prepare refills it regardless.
 
 Each query runs the real view through Django's test client in this process, so the
 times are server-side: URL routing, every query, template rendering; no network. It
@@ -38,27 +37,25 @@ sys.path.insert(0, str(ROOT))
 TARGETS_MS = {"names": 50, "full text": 150, "lists": 150}
 
 
+DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/bench_search"
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database", default=os.getenv("DATABASE_URL"))
-    parser.add_argument("--prepare", action="store_true", help="migrate, generate and index")
+    parser.add_argument("--database", default=os.getenv("BENCH_DATABASE_URL", DEFAULT_DATABASE))
+    parser.add_argument("--prepare", action="store_true", help="refill the database")
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--queries", type=int, default=200, help="queries of each kind")
     parser.add_argument(
         "--kinds", default=",".join(TARGETS_MS), help="comma-separated: " + ", ".join(TARGETS_MS)
     )
     args = parser.parse_args(argv)
-    if not args.database or "bench" not in args.database:
-        sys.exit(
-            "Give a benchmark database whose name contains 'bench' (DATABASE_URL or --database)."
-        )
     os.environ["DATABASE_URL"] = args.database
     os.environ.setdefault("SECRET_KEY", "bench-only-not-secret")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tracker.settings")
     os.environ["CONN_MAX_AGE"] = "600"
     os.environ["ALLOWED_HOSTS"] = "testserver"  # the in-process test client's host
-    if args.prepare:
-        prepare(args.database, args.scale)
+    prepare(args.database, args.scale, regenerate=args.prepare)
     import django
 
     django.setup()
@@ -69,17 +66,31 @@ def main(argv=None):
     return 0 if all(p95 <= TARGETS_MS[kind] for kind, (_, p95, _) in results.items()) else 1
 
 
-def prepare(url: str, scale: float) -> None:
+def prepare(url: str, scale: float, *, regenerate: bool) -> None:
+    """Create and migrate the benchmark database, and fill it (and its name index)
+    unless it already holds the requested scale."""
+    import psycopg
+    from generate import SCALE, create_database
+
+    create_database(url)
     env = {**os.environ, "DATABASE_URL": url}
     python = sys.executable
     started = time.perf_counter()
     subprocess.run([python, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-    subprocess.run(
-        [python, "bench/generate.py", "--database", url, "--scale", str(scale), "--reset"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-    )
+    wanted = max(1, round(SCALE["entities"] * scale))
+    with psycopg.connect(url) as conn:
+        entities = conn.execute("SELECT count(*) FROM sanctions_entity").fetchone()[0]
+        words = conn.execute("SELECT count(*) FROM sanctions_nameword").fetchone()[0]
+    if entities != wanted or regenerate:
+        subprocess.run(
+            [python, "bench/generate.py", "--database", url, "--scale", str(scale), "--reset"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+        )
+    elif words:
+        print(f"{url.rsplit('/', 1)[-1]} already holds {entities:,} entities", flush=True)
+        return
     import django
 
     django.setup()
@@ -132,6 +143,7 @@ def index_all_names(url: str) -> None:
             " FROM sanctions_entityname ON CONFLICT DO NOTHING"
         )
         write.execute("ANALYZE sanctions_entityname")
+        write.execute("ANALYZE sanctions_nameword")
         write.commit()
     print(f"name index: {count:,} names in {time.perf_counter() - started:.0f} s", flush=True)
 

@@ -550,25 +550,28 @@ class NameWord(models.Model):
     """A word of some name key: the vocabulary that a query's words are matched against,
     allowing for a wrong, missing or extra letter, before names are looked up by words.
 
-    ``deletes`` holds the word with each one letter left out (sanctions_word_deletes,
-    created by migration 0009): two words one edit apart share one of these or one is
-    among the other's. Filled by ``sanctions.search.index_names``; a word left over after
-    its names changed matches nothing and does no harm.
+    ``forms`` holds the word itself and, for words of four letters or more, the word
+    with each one letter left out (sanctions_word_forms, created by migration 0009): two
+    words at most one letter apart share a form. Filled by
+    ``sanctions.search.index_names``; a word left over after its names changed matches
+    nothing and does no harm.
     """
 
     word = models.CharField(max_length=300, primary_key=True)
-    deletes = models.GeneratedField(
-        expression=Func("word", function="sanctions_word_deletes"),
+    forms = models.GeneratedField(
+        expression=Func("word", function="sanctions_word_forms"),
         output_field=ArrayField(models.TextField()),
         db_persist=True,
     )
 
     class Meta:
         indexes = [
-            GinIndex(fields=["deletes"], name="nameword_deletes"),
+            # One index for exact words and those one letter off alike: an OR of two
+            # indexes lets the planner pick the trigram one for equality, slowly.
+            GinIndex(fields=["forms"], name="nameword_forms"),
             # Misspellings further off than one letter, when nothing closer is known.
             GinIndex(OpClass("word", name="gin_trgm_ops"), name="nameword_trgm"),
-            # Exact words and prefixes use the primary key's own varchar_pattern_ops index.
+            # Prefixes use the primary key's own varchar_pattern_ops index.
         ]
 
     def __str__(self):

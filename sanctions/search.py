@@ -30,7 +30,6 @@ from django.db.models import (
     Func,
     IntegerField,
     OuterRef,
-    Q,
     Subquery,
     TextField,
     Value,
@@ -165,29 +164,29 @@ def _index_chunk(entity_ids: list[int]) -> int:
     return len(stale) + len(new)
 
 
-def _deletes(word: str) -> set[str]:
-    """The word with each one of its letters left out, as sanctions_word_deletes stores
-    them, for query words long enough that one letter off is likely a misspelling, not
-    another word: "parsek" for "parsec", but not "jing" for "ming"."""
-    if len(word) < 5:
-        return set()
-    return {word[:i] + word[i + 1 :] for i in range(len(word))}
+def _forms(word: str) -> list[str]:
+    """The word and, when it is long enough that one letter off is likely a misspelling
+    rather than another word ("parsek" for "parsec", not "jing" for "ming"), the word
+    with each one of its letters left out. Stored words have theirs in NameWord.forms."""
+    forms = {word}
+    if len(word) >= 5:
+        forms.update(word[:i] + word[i + 1 :] for i in range(len(word)))
+    return sorted(forms)
 
 
 def _known_words(words: list[str]) -> list[set[str]]:
     """For each query word, the indexed words it may stand for.
 
     Itself and the words one letter off (wrong, missing or extra), found through their
-    stored one-letter deletions; the last word, when it is no word of any name (being
+    stored forms (``_forms``); the last word, when it is no word of any name (being
     typed, say), also stands for the words it begins. Only when no query word has any
     of those are words further off looked for, by trigram similarity. All lookups go to
     the vocabulary, which is small next to the names.
     """
     lookups = []
     for position, word in enumerate(words):
-        forms = sorted(_deletes(word) | {word})
         lookups.append(
-            NameWord.objects.filter(Q(word__in=forms) | Q(deletes__overlap=forms))
+            NameWord.objects.filter(forms__overlap=_forms(word))
             .annotate(similarity=TrigramSimilarity("word", word), position=Value(position))
             .order_by("-similarity")
             .values_list("word", "position")[:WORD_ALTERNATIVES]

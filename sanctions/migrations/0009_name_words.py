@@ -5,13 +5,13 @@ import django.contrib.postgres.indexes
 from django.db import migrations, models
 
 
-# A word with each one of its letters left out, for words of four letters or more:
-# "parsek" gives "arsek", "prsek", ..., "parse". Two words one substitution, insertion
-# or deletion apart share such a form, or one is among the other's.
-WORD_DELETES = """
-CREATE OR REPLACE FUNCTION sanctions_word_deletes(word text) RETURNS text[]
+# A word and, for words of four letters or more, the word with each one of its letters
+# left out: "parsek" gives "parsek", "arsek", "prsek", ..., "parse". Two words at most
+# one substitution, insertion or deletion apart share a form.
+WORD_FORMS = """
+CREATE OR REPLACE FUNCTION sanctions_word_forms(word text) RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT CASE WHEN length(word) < 4 THEN '{}'::text[] ELSE ARRAY(
+    SELECT ARRAY[word] || CASE WHEN length(word) < 4 THEN '{}'::text[] ELSE ARRAY(
         SELECT DISTINCT overlay(word PLACING '' FROM i FOR 1)
           FROM generate_series(1, length(word)) AS i
     ) END
@@ -26,12 +26,12 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunSQL(WORD_DELETES, "DROP FUNCTION sanctions_word_deletes(text)"),
+        migrations.RunSQL(WORD_FORMS, "DROP FUNCTION sanctions_word_forms(text)"),
         migrations.CreateModel(
             name='NameWord',
             fields=[
                 ('word', models.CharField(max_length=300, primary_key=True, serialize=False)),
-                ('deletes', models.GeneratedField(db_persist=True, expression=models.Func('word', function='sanctions_word_deletes'), output_field=django.contrib.postgres.fields.ArrayField(base_field=models.TextField(), size=None))),
+                ('forms', models.GeneratedField(db_persist=True, expression=models.Func('word', function='sanctions_word_forms'), output_field=django.contrib.postgres.fields.ArrayField(base_field=models.TextField(), size=None))),
             ],
         ),
         migrations.RemoveIndex(
@@ -59,7 +59,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='nameword',
-            index=django.contrib.postgres.indexes.GinIndex(fields=['deletes'], name='nameword_deletes'),
+            index=django.contrib.postgres.indexes.GinIndex(fields=['forms'], name='nameword_forms'),
         ),
         migrations.AddIndex(
             model_name='nameword',

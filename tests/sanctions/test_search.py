@@ -2,7 +2,7 @@ import pytest
 from django.test.utils import CaptureQueriesContext
 
 from sanctions.demo import load_demo
-from sanctions.models import Action, Alias, Entity, EntityName
+from sanctions.models import Action, Alias, Entity, EntityName, NameWord
 from sanctions.search import index_names, match_names, name_key, search_actions
 
 from .factories import make_action, make_entity, make_source
@@ -172,3 +172,11 @@ def test_a_name_one_letter_off_is_found_beside_the_exact_one(db):
     ranked = [m.entity_id for m in match_names("Mohammad Ali Trading")]
 
     assert ranked[:2] == [mohammad.pk, muhammad.pk]
+
+
+def test_the_vocabulary_stores_each_word_with_its_one_letter_deletions(db):
+    make_entity(name="Parsek Co")
+    index_names()
+
+    forms = NameWord.objects.get(word="parsek").forms
+    assert sorted(forms) == ["arsek", "parek", "parse", "parsek", "parsk", "pasek", "prsek"]
