@@ -93,8 +93,8 @@ def name_key(name: str) -> str:
 MIN_SCORE = 0.3
 
 # How many names are scored for one query at most. A query of common words only
-# ("trading") has more matches than anyone reads; its best are among any few hundred.
-CANDIDATES = 200
+# ("trading") has more matches than anyone reads: the first hundred found are ranked.
+CANDIDATES = 100
 
 # Per query word, how many known words it may stand for (itself, misspellings of it,
 # words it begins), and the trigram similarity a misspelling further off than one
