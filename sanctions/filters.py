@@ -15,11 +15,7 @@ from .models import (
     LegalBasis,
     Program,
 )
-from .search import match_names, name_key, search_entities, text_query
-
-# How well an entity's name must match an action list's text query for the actions
-# concerning it to match: a whole word or more of the name, not a passing likeness.
-NAMED_SCORE = 0.6
+from .search import name_key, search_entities, text_query
 
 
 class CountryField(forms.CharField):
@@ -94,14 +90,14 @@ class ActionFilter(django_filters.FilterSet):
         fields = []
 
     def filter_q(self, queryset, name, value):
-        """Words of the title, summary, reasons or sources, or the name of an entity concerned."""
-        if not name_key(value):
+        """Words of the title, summary, reasons or sources, or of the name of an entity
+        concerned (in any script or spelling its name key shares)."""
+        words = name_key(value).split()
+        if not words:
             return queryset
-        # The entities that name search finds first and well, looked up once.
-        named = [m.entity_id for m in match_names(value, limit=50) if m.score >= NAMED_SCORE]
+        named = Designation.objects.filter(entity__search_names__words__contains=words)
         return queryset.filter(
-            Q(search_vector=text_query(value))
-            | Q(pk__in=Designation.objects.filter(entity__in=named).values("action"))
+            Q(search_vector=text_query(value)) | Q(pk__in=named.values("action"))
         )
 
     def filter_country(self, queryset, name, value):
@@ -117,6 +113,13 @@ class EntityFilter(django_filters.FilterSet):
     class Meta:
         model = Entity
         fields = []
+
+    def filter_queryset(self, queryset):
+        """The name search last: it ranks and caps what the other filters leave."""
+        cleaned = self.form.cleaned_data
+        for name in sorted(cleaned, key=lambda name: name == "q"):
+            queryset = self.filters[name].filter(queryset, cleaned[name])
+        return queryset
 
     def filter_q(self, queryset, name, value):
         """Fuzzy, cross-script name search, best match first."""

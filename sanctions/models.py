@@ -547,14 +547,12 @@ class EntityName(models.Model):
 
 
 class NameWord(models.Model):
-    """A word of some name key: the vocabulary that a query's words are matched against,
-    allowing for a wrong, missing or extra letter, before names are looked up by words.
+    """A word of some name key: the vocabulary a query's words are matched against,
+    allowing for one wrong, missing or extra letter, before names are looked up.
 
-    ``forms`` holds the word itself and, for words of four letters or more, the word
-    with each one letter left out (sanctions_word_forms, created by migration 0009): two
-    words at most one letter apart share a form. Filled by
-    ``sanctions.search.index_names``; a word left over after its names changed matches
-    nothing and does no harm.
+    ``forms`` holds the word and, from five letters, the word with each one letter left
+    out (sanctions_word_forms, migration 0009): two such words one letter apart share a
+    form. Filled by ``sanctions.search.index_names``.
     """
 
     word = models.CharField(max_length=300, primary_key=True)
@@ -763,20 +761,17 @@ class Source(LinkStatus):
         return bool(self.url)
 
 
-class ActionsVersion(models.Model):
-    """A number that changes whenever actions, their links or their reference data
-    change, so that what is derived from all published actions (the in-memory index of
-    ``sanctions.facets``) knows when to rebuild.
+class ActionsChange(models.Model):
+    """A change to actions or to what their lists show; the latest id is the version
+    that each process's index of published actions (``sanctions.facets``) compares.
 
-    One row, set from a sequence by statement-level triggers (migration 0010): a value
-    is never reused, even after a rollback, and readers see a new value only once the
-    change that made it is committed.
+    Rows are only inserted, by triggers (migration 0010), so writers never wait on one
+    another; an id is never reused, even after a rollback, and is seen by other
+    processes exactly when the change that made it is.
     """
 
-    value = models.BigIntegerField()
-
     def __str__(self):
-        return str(self.value)
+        return f"change {self.pk}"
 
 
 @track_history()

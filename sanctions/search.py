@@ -165,9 +165,8 @@ def _index_chunk(entity_ids: list[int]) -> int:
 
 
 def _forms(word: str) -> list[str]:
-    """The word and, when it is long enough that one letter off is likely a misspelling
-    rather than another word ("parsek" for "parsec", not "jing" for "ming"), the word
-    with each one of its letters left out. Stored words have theirs in NameWord.forms."""
+    """The word's forms, as sanctions_word_forms gives them for NameWord.forms: itself
+    and, from five letters, itself with each one letter left out."""
     forms = {word}
     if len(word) >= 5:
         forms.update(word[:i] + word[i + 1 :] for i in range(len(word)))
@@ -266,9 +265,8 @@ def match_names(query: str, *, entities=None, limit: int = 50) -> list[NameMatch
 
     Exact key matches rank first, then prefix, then phrase matches, then trigram
     similarity, which tolerates typos and word order. ``entities`` restricts the results
-    (a queryset). The names scored are
-    found through the words index (see ``_candidates``), so a query costs about the
-    same whatever the number of names.
+    (a queryset). The names scored are found through the words index (``_candidates``),
+    so a query costs about the same whatever the number of names.
     """
     key = name_key(query)
     if not key:

@@ -111,9 +111,13 @@ DATABASES["default"]["CONN_MAX_AGE"] = envint("CONN_MAX_AGE", "600")
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # A page's queries are small and many; starting parallel workers for one (when the
 # planner misjudges an index lookup as large) costs more than the query itself.
-DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
-    "-c max_parallel_workers_per_gather=" + str(envint("DB_MAX_PARALLEL_WORKERS_PER_GATHER", "0"))
-)
+_options = DATABASES["default"].setdefault("OPTIONS", {})
+_options["options"] = " ".join(
+    [
+        _options.get("options", ""),
+        f"-c max_parallel_workers_per_gather={envint('DB_MAX_PARALLEL_WORKERS_PER_GATHER', '0')}",
+    ]
+).strip()
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -5,13 +5,14 @@ import django.contrib.postgres.indexes
 from django.db import migrations, models
 
 
-# A word and, for words of four letters or more, the word with each one of its letters
+# A word and, for words of five letters or more, the word with each one of its letters
 # left out: "parsek" gives "parsek", "arsek", "prsek", ..., "parse". Two words at most
-# one substitution, insertion or deletion apart share a form.
+# one substitution, insertion or deletion apart share a form. Shorter words stand for
+# themselves: one letter off "ali" or "jing" is another name ("alia", "ming").
 WORD_FORMS = """
 CREATE OR REPLACE FUNCTION sanctions_word_forms(word text) RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT ARRAY[word] || CASE WHEN length(word) < 4 THEN '{}'::text[] ELSE ARRAY(
+    SELECT ARRAY[word] || CASE WHEN length(word) < 5 THEN '{}'::text[] ELSE ARRAY(
         SELECT DISTINCT overlay(word PLACING '' FROM i FOR 1)
           FROM generate_series(1, length(word)) AS i
     ) END

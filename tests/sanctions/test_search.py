@@ -3,7 +3,7 @@ from django.test.utils import CaptureQueriesContext
 
 from sanctions.demo import load_demo
 from sanctions.models import Action, Alias, Entity, EntityName, NameWord
-from sanctions.search import index_names, match_names, name_key, search_actions
+from sanctions.search import _forms, index_names, match_names, name_key, search_actions
 
 from .factories import make_action, make_entity, make_source
 
@@ -151,8 +151,8 @@ def test_search_runs_a_bounded_number_of_queries(client, db):
     with CaptureQueriesContext(connection) as many:
         client.get("/search/", {"q": "missile"})
 
-    # The description query runs only while names give fewer than a page of entities.
-    # Names: four nearest-name queries, their scores, the visibility check.
+    # Names: exact and prefix keys, the vocabulary, the words index, the scores and the
+    # visibility check; then actions and articles.
     assert len(many) <= len(few) <= 11
 
 
@@ -174,9 +174,17 @@ def test_a_name_one_letter_off_is_found_beside_the_exact_one(db):
     assert ranked[:2] == [mohammad.pk, muhammad.pk]
 
 
-def test_the_vocabulary_stores_each_word_with_its_one_letter_deletions(db):
-    make_entity(name="Parsek Co")
+def test_the_vocabulary_stores_each_word_with_the_forms_queries_look_for(db):
+    make_entity(name="Parsek Jing Ali Co")
     index_names()
 
-    forms = NameWord.objects.get(word="parsek").forms
-    assert sorted(forms) == ["arsek", "parek", "parse", "parsek", "parsk", "pasek", "prsek"]
+    forms = dict(NameWord.objects.values_list("word", "forms"))
+    assert sorted(forms["parsek"]) == [
+        "arsek", "parek", "parse", "parsek", "parsk", "pasek", "prsek"
+    ]  # fmt: skip
+    for word in ["parsek", "jing", "ali"]:
+        assert sorted(forms[word]) == _forms(word)
+    # A short word is not one letter off another: "ali" does not find "alia".
+    make_entity(name="Trading Alia")
+    index_names()
+    assert {m.name for m in match_names("Ali")} == {"Parsek Jing Ali Co"}
