@@ -207,6 +207,13 @@ def text_queries(n: int, rng: random.Random) -> list[str]:
     return [rng.choice(words) for _ in range(n)]
 
 
+# Words and names a list is narrowed by: common and rare, in titles and in entity names.
+LIST_WORDS = [
+    "missile", "nuclear", "drone", "uranium", "shipping", "trading", "technology",
+    "front company", "procurement", "aerospace", "beijing", "tehran", "minsk", "karachi",
+]  # fmt: skip
+
+
 def list_queries(n: int, rng: random.Random) -> list[str]:
     from sanctions.models import Authority, LegalBasis, Program
 
@@ -222,7 +229,7 @@ def list_queries(n: int, rng: random.Random) -> list[str]:
         lambda: f"kind={rng.choice(['designation', 'entity_list_addition', 'delisting'])}",
         lambda: f"date_from={rng.randint(2005, 2024)}-01-01",
         lambda: f"date_to={rng.randint(2010, 2025)}-12-31",
-        lambda: f"q={rng.choice(['missile', 'trading', 'uranium'])}",
+        lambda: f"q={rng.choice(LIST_WORDS)}",
         lambda: f"page={rng.randint(1, 40)}",
     ]
     queries = [""]

@@ -12,6 +12,7 @@ from .models import (
     Designation,
     Entity,
     EntityKind,
+    EntityName,
     LegalBasis,
     Program,
 )
@@ -95,7 +96,8 @@ class ActionFilter(django_filters.FilterSet):
         words = name_key(value).split()
         if not words:
             return queryset
-        named = Designation.objects.filter(entity__search_names__words__contains=words)
+        names = EntityName.objects.filter(words__contains=words).values("entity")
+        named = Designation.objects.filter(entity__in=names)
         return queryset.filter(
             Q(search_vector=text_query(value)) | Q(pk__in=named.values("action"))
         )
