@@ -142,9 +142,10 @@ def index_all_names(url: str) -> None:
             "INSERT INTO sanctions_nameword (word) SELECT DISTINCT unnest(words)"
             " FROM sanctions_entityname ON CONFLICT DO NOTHING"
         )
-        write.execute("ANALYZE sanctions_entityname")
-        write.execute("ANALYZE sanctions_nameword")
         write.commit()
+        write.autocommit = True  # VACUUM runs outside a transaction
+        write.execute("VACUUM ANALYZE sanctions_entityname")
+        write.execute("VACUUM ANALYZE sanctions_nameword")
     print(f"name index: {count:,} names in {time.perf_counter() - started:.0f} s", flush=True)
 
 
