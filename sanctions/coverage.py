@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
@@ -42,9 +41,10 @@ from .models import (
     Article,
     Coverage,
     CoverageRelation,
-    Entity,
+    EntityName,
     FetchJob,
     LinkCheck,
+    NameWord,
     Outlet,
     Snapshot,
     Source,
@@ -277,22 +277,34 @@ def entities_named_in(text: str) -> dict[int, str]:
     Names and text are compared by their name keys (sanctions.search.name_key): both
     transliterated to Latin letters, lower-cased, punctuation and legal forms dropped. A
     key must appear as whole words, so "Rosatom" is not found in "Rosatomflot"; Cyrillic,
-    Arabic or Chinese aliases are found in text of their own script.
+    Arabic or Chinese aliases are found in text of their own script. Only runs of the
+    text's words that some name has are looked up, in the stored keys (EntityName), so
+    the cost follows the text, not the number of entities.
     """
-    names = [
-        *Entity.objects.values_list("pk", "name"),
-        *Alias.objects.exclude(kind=AliasKind.WEAK).values_list("entity_id", "name"),
-    ]
-    keys: dict[str, list[tuple[int, str]]] = defaultdict(list)
-    for entity_id, name in names:
-        key = name_key(name)
-        if len(key.replace(" ", "")) >= MIN_KEY_LETTERS and key.count(" ") < MAX_KEY_WORDS:
-            keys[key].append((entity_id, name))
     words = name_key(text).split()
-    found_in_text = _ngrams(words, {key.count(" ") + 1 for key in keys})
+    known = set(NameWord.objects.filter(word__in=set(words)).values_list("word", flat=True))
+    phrases: set[str] = set()
+    run: list[str] = []
+    for word in [*words, None]:
+        if word in known:
+            run.append(word)
+        else:
+            phrases |= _ngrams(run, range(1, MAX_KEY_WORDS + 1))
+            run = []
+    keys = [phrase for phrase in phrases if len(phrase.replace(" ", "")) >= MIN_KEY_LETTERS]
+    rows = list(
+        EntityName.objects.filter(key__in=keys)
+        .order_by("entity_id", "-is_primary", "name")
+        .values_list("entity_id", "name", "is_primary")
+    )
+    weak = set(
+        Alias.objects.filter(
+            kind=AliasKind.WEAK, entity_id__in={entity_id for entity_id, _, _ in rows}
+        ).values_list("entity_id", "name")
+    )
     found: dict[int, str] = {}
-    for key in keys.keys() & found_in_text:
-        for entity_id, name in keys[key]:
+    for entity_id, name, is_primary in rows:
+        if is_primary or (entity_id, name) not in weak:
             found.setdefault(entity_id, name)
     return found
 

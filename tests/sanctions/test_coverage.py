@@ -20,6 +20,7 @@ from sanctions.models import (
     Suggestion,
     SuggestionStatus,
 )
+from sanctions.search import index_names
 from tests.sanctions.factories import make_action, make_article, make_entity, make_source
 from tests.sanctions.newsserver import Page, article_html
 
@@ -226,6 +227,7 @@ def named_entities():
     Alias.objects.create(entity=cpmiec, name="CPMIEC")
     weak = make_entity(name="Unrelated Trading FZE")
     Alias.objects.create(entity=weak, name="Global", kind=AliasKind.WEAK)
+    index_names()  # as the admin and the importers do after saving names
     return {"akhtar": akhtar, "rosatom": rosatom, "roe": roe, "cpmiec": cpmiec, "weak": weak}
 
 
