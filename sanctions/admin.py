@@ -43,6 +43,7 @@ from .models import (
     Source,
     Suggestion,
     SuggestionStatus,
+    count_of,
     detect_script,
 )
 from .search import index_names
@@ -53,6 +54,19 @@ DUPLICATE_SIMILARITY = 0.5
 
 # Pasted URLs without a scheme are taken as https (Django 6's default, chosen now).
 URL_FORMFIELD = {models.URLField: {"assume_scheme": "https"}}
+
+
+class ReadOnly:
+    """No adding, changing or deleting in the admin: the records are written elsewhere."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 class TrackedAdmin(admin.ModelAdmin):
@@ -297,20 +311,11 @@ class OutletAdmin(TrackedAdmin):
     search_fields = ["name", "domain"]
 
 
-class SnapshotInline(admin.TabularInline):
+class SnapshotInline(ReadOnly, admin.TabularInline):
     model = Snapshot
     fields = ["fetched_at", "status", "final_url", "content_type", "size", "sha256", "download"]
     readonly_fields = fields
     extra = 0
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="archived copy")
     def download(self, obj):
@@ -345,7 +350,7 @@ class ArticleAdmin(TrackedAdmin):
 # Official list imports -------------------------------------------------------------------
 
 
-class ListRecordAdmin(admin.ModelAdmin):
+class ListRecordAdmin(ReadOnly, admin.ModelAdmin):
     """Read-only: import runs and list entries are written by the importers alone.
 
     Whoever may view actions may view them, as they explain where proposals come from.
@@ -353,15 +358,6 @@ class ListRecordAdmin(admin.ModelAdmin):
 
     def has_view_permission(self, request, obj=None):
         return request.user.has_perm("sanctions.view_action")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(ImportRun)
@@ -394,13 +390,12 @@ class ImportRunAdmin(ListRecordAdmin):
 
     def get_queryset(self, request):
         counts = {
-            kind: Count("changes", filter=models.Q(changes__kind=kind), distinct=True)
-            for kind in ChangeKind
+            kind: count_of(ListChange.objects.filter(kind=kind), "run") for kind in ChangeKind
         }
         return (
             super()
             .get_queryset(request)
-            .annotate(proposal_count=Count("proposals", distinct=True), **counts)
+            .annotate(proposal_count=count_of(Action.objects.all(), "proposed_by"), **counts)
         )
 
     @admin.display(description="changes")
@@ -548,17 +543,8 @@ class PasteForm(forms.Form):
     )
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(ReadOnly, admin.ModelAdmin):
     """Records the pipeline writes; editors read them and act through admin actions."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 def pasted_urls_summary(action: Action) -> str:

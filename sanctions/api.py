@@ -10,7 +10,7 @@ import hashlib
 import pghistory.models
 from django.apps import apps
 from django.conf import settings
-from django.db.models import F, Prefetch, Q
+from django.db.models import F, Prefetch
 from django.utils.cache import get_conditional_response, patch_cache_control
 from django.utils.http import http_date, quote_etag
 from django_filters.rest_framework import DjangoFilterBackend
@@ -538,12 +538,9 @@ class ArticleViewSet(ReadOnlyViewSet):
 
     def get_queryset(self):
         articles = article_queryset()
-        # The same text match as the /articles/ page, which has no FilterSet yet.
         query = clean_query(self.request.query_params.get("q", ""))
         if self.action == "list" and query:
-            articles = articles.filter(
-                Q(headline__unaccent__icontains=query) | Q(outlet__name__unaccent__icontains=query)
-            )
+            articles = articles.matching(query)
         return articles
 
 

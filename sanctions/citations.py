@@ -53,17 +53,20 @@ def record(obj: Action | Entity) -> Record:
     if isinstance(obj, Action):
         date = obj.announced_on
         title = f"{obj.title} ({obj.authority.name}, {long_date(date)})"
-        record_type = "action"
     elif isinstance(obj, Entity):
         latest = Action.objects.published().filter(designations__entity=obj)
         date = latest.aggregate(date=Max("announced_on"))["date"]
         date = date or timezone.localdate(obj.updated_at)
         title = f"{obj.name} — sanctions record"
-        record_type = "entity"
     else:
         raise TypeError(f"Cannot cite a {type(obj).__name__}; cite an Action or an Entity.")
+    return Record(key=citation_key(obj), title=title, date=date)
+
+
+def citation_key(obj: Action | Entity) -> str:
+    """The stable key of an action's or an entity's citations, e.g. sanctionstracker_action_7."""
     prefix = re.sub(r"[^a-z0-9]", "", settings.SITE_NAME.lower()) or "record"
-    return Record(key=f"{prefix}_{record_type}_{obj.pk}", title=title, date=date)
+    return f"{prefix}_{type(obj).__name__.lower()}_{obj.pk}"
 
 
 def long_date(date: datetime.date) -> str:

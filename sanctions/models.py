@@ -16,9 +16,23 @@ from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models, transaction
 from django.db.models import Func, Q
-from django.db.models.functions import Upper
+from django.db.models.functions import Coalesce, Upper
 from django.urls import reverse
 from django.utils import timezone
+
+
+def count_of(related: models.QuerySet, field: str):
+    """The number of ``related`` rows whose ``field`` points at the outer row, as an
+    annotation: a correlated count is computed for the rows shown only, where a join
+    and GROUP BY would aggregate every related row before a page's LIMIT."""
+    count = (
+        related.filter(**{field: models.OuterRef("pk")})
+        .order_by()
+        .values(field)
+        .annotate(n=models.Count("*"))
+        .values("n")
+    )
+    return Coalesce(models.Subquery(count, output_field=models.IntegerField()), 0)
 
 
 def track_history(*, exclude: list[str] | None = None):
@@ -168,18 +182,7 @@ class ActionQuerySet(models.QuerySet):
             self.published()
             .select_related("authority")
             .prefetch_related("legal_bases", "programs")
-            # A correlated count, computed for the rows of the page only; a join and
-            # GROUP BY would aggregate every designation before the LIMIT.
-            .annotate(
-                entity_count=models.Subquery(
-                    Designation.objects.filter(action=models.OuterRef("pk"))
-                    .order_by()
-                    .values("action")
-                    .annotate(n=models.Count("*"))
-                    .values("n"),
-                    output_field=models.IntegerField(),
-                )
-            )
+            .annotate(entity_count=count_of(Designation.objects.all(), "action"))
             .order_by("-announced_on", "-pk")
         )
 
@@ -798,6 +801,13 @@ class ArticleQuerySet(models.QuerySet):
                     article=models.OuterRef("pk"), action__status=ActionStatus.PUBLISHED
                 )
             )
+        )
+
+    def matching(self, query: str):
+        """Articles whose headline or outlet contains the text, accents ignored."""
+        return self.filter(
+            models.Q(headline__unaccent__icontains=query)
+            | models.Q(outlet__name__unaccent__icontains=query)
         )
 
 

@@ -7,7 +7,7 @@ from collections import defaultdict
 from django.conf import settings
 from django.core.paginator import Paginator
 from django.db import DatabaseError, connection
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Prefetch, Q
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
@@ -30,6 +30,7 @@ from .models import (
     Entity,
     Relation,
     Snapshot,
+    count_of,
 )
 from .search import clean_query, search_actions, search_articles, search_entities
 
@@ -48,11 +49,6 @@ def _query_without_page(request):
     return query.urlencode()
 
 
-def _year_context(listing: ActionListing) -> dict:
-    columns, years = listing.counts_by_year_and_authority()
-    return {"columns": columns, "years": years, "chart": charts.year_chart(columns, years)}
-
-
 @require_safe
 def home(request):
     listing = ActionListing(ActionFilter(queryset=Action.objects.published()))
@@ -61,7 +57,7 @@ def home(request):
         "sanctions/home.html",
         {
             "latest": Action.objects.for_list()[:8],
-            **_year_context(listing),
+            "chart": charts.year_chart(*listing.counts_by_year_and_authority()),
             "action_count": listing.index.size,
             "entity_count": Entity.objects.visible().count(),
             "article_count": Article.objects.visible().count(),
@@ -86,7 +82,7 @@ def action_list(request):
             "page": page,
             "query": _query_without_page(request),
             "facets": listing.facets(),
-            **_year_context(listing),
+            "chart": charts.year_chart(*listing.counts_by_year_and_authority()),
         },
     )
 
@@ -137,10 +133,9 @@ def entity_list(request):
         request.GET or None,
         queryset=Entity.objects.visible().defer("description", "search_vector").order_by("name"),
     )
-    # Counted after filtering, so only the entities found are counted.
     entities = filterset.qs.annotate(
-        action_count=Count(
-            "designations", filter=Q(designations__action__status=ActionStatus.PUBLISHED)
+        action_count=count_of(
+            Designation.objects.filter(action__status=ActionStatus.PUBLISHED), "entity"
         )
     )
     page = _page(request, entities)
@@ -252,9 +247,7 @@ def article_list(request):
     )
     query = clean_query(request.GET.get("q", ""))
     if query:
-        articles = articles.filter(
-            Q(headline__unaccent__icontains=query) | Q(outlet__name__unaccent__icontains=query)
-        )
+        articles = articles.matching(query)
     return render(
         request,
         "sanctions/article_list.html",
@@ -302,7 +295,7 @@ def _cite(obj, fmt: str) -> HttpResponse:
     content_type, render_citation = CITATION_FORMATS[fmt]
     body = render_citation(obj, url=_permalink(obj), accessed=timezone.localdate())
     response = HttpResponse(body, content_type=content_type)
-    filename = f"{citations.record(obj).key}.{fmt}"
+    filename = f"{citations.citation_key(obj)}.{fmt}"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 

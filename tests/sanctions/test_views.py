@@ -32,8 +32,8 @@ def test_home_shows_latest_actions_and_counts_by_year_and_authority(client):
     body = response.content.decode()
     assert body.index("Newer") < body.index("Older")
     assert "Hidden draft" not in body
-    assert response.context["columns"] == ["State"]
-    assert response.context["years"] == [(2023, [1], 1), (2024, [1], 1)]
+    assert response.context["chart"].columns == ["State"]
+    assert response.context["chart"].years == [(2023, [1], 1), (2024, [1], 1)]
 
 
 def test_action_list_shows_published_actions_newest_first(client):
