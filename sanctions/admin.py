@@ -5,7 +5,6 @@ import json
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import AutocompleteSelect
-from django.contrib.postgres.search import TrigramSimilarity
 from django.core.exceptions import PermissionDenied
 from django.db import models, transaction
 from django.db.models import Count
@@ -46,10 +45,11 @@ from .models import (
     count_of,
     detect_script,
 )
-from .search import index_names
+from .search import index_names, match_names
 
-# Names at least this similar (pg_trgm, 0..1) are shown as possible duplicates.
-DUPLICATE_SIMILARITY = 0.5
+# Names scoring at least this in name search are shown as possible duplicates: the
+# same name key, or one close to it in full (not merely sharing a word).
+DUPLICATE_SCORE = 0.75
 
 
 # Pasted URLs without a scheme are taken as https (Django 6's default, chosen now).
@@ -210,24 +210,15 @@ class RelationInline(admin.TabularInline):
 
 
 def similar_entities(name: str, *, exclude_pk=None, limit: int = 5):
-    """Entities whose name or an alias closely matches, most similar first."""
-    by_name = (
-        Entity.objects.annotate(similarity=TrigramSimilarity("name", name))
-        .filter(similarity__gte=DUPLICATE_SIMILARITY)
-        .values_list("pk", "name", "similarity")
-    )
-    by_alias = (
-        Alias.objects.annotate(similarity=TrigramSimilarity("name", name))
-        .filter(similarity__gte=DUPLICATE_SIMILARITY)
-        .values_list("entity_id", "name", "similarity")
-    )
-    best: dict[int, tuple[str, float]] = {}
-    for pk, matched, similarity in [*by_name, *by_alias]:
-        if pk != exclude_pk and similarity > best.get(pk, ("", 0.0))[1]:
-            best[pk] = (matched, similarity)
-    ranked = sorted(best.items(), key=lambda item: -item[1][1])[:limit]
-    entities = Entity.objects.in_bulk([pk for pk, _ in ranked])
-    return [(entities[pk], matched) for pk, (matched, _) in ranked]
+    """Entities whose name or an alias matches closely, best first, as name search
+    finds them (any script, legal forms and punctuation aside)."""
+    matches = [
+        match
+        for match in match_names(name, limit=limit + 1)
+        if match.entity_id != exclude_pk and match.score >= DUPLICATE_SCORE
+    ][:limit]
+    entities = Entity.objects.in_bulk([match.entity_id for match in matches])
+    return [(entities[match.entity_id], match.name) for match in matches]
 
 
 @admin.register(Entity)

@@ -2,7 +2,9 @@ import pytest
 from django.contrib.auth.models import Group, User
 from pghistory.models import MiddlewareEvents
 
+from sanctions.admin import similar_entities
 from sanctions.models import Action, ActionStatus, Alias, Entity, Script
+from sanctions.search import index_names
 
 from .factories import make_action, make_authority, make_entity
 
@@ -203,3 +205,12 @@ def test_admin_lists_and_searches_render_for_every_model(admin_client):
     ]:
         assert admin_client.get(f"/admin/sanctions/{model}/?q=a").status_code == 200
         assert admin_client.get(f"/admin/sanctions/{model}/add/").status_code == 200
+
+
+def test_possible_duplicates_share_a_name_not_merely_a_word():
+    same = make_entity(name="AKHTAR AND SONS PRIVATE LIMITED")
+    make_entity(name="Beta Trading Company")
+    index_names()
+
+    assert [entity for entity, _ in similar_entities("Akhtar & Sons Pvt. Ltd.")] == [same]
+    assert similar_entities("Alpha Trading") == []
