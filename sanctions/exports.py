@@ -41,7 +41,7 @@ from django.views.decorators.http import require_safe
 from rest_framework.throttling import AnonRateThrottle
 
 from . import api, ftm
-from .filters import ActionFilter, EntityFilter
+from .filters import ActionFilter, EntityFilter, strict_filterset
 from .models import (
     Action,
     Alias,
@@ -620,22 +620,9 @@ def download(request, name):
     export = EXPORTS.get(name)
     if export is None:
         raise Http404("No such export; /exports/ lists them.")
-    # A filter this file does not take, or a malformed value, is refused: answering with
-    # the unfiltered data would pass for the filtered.
-    allowed = export.filterset.base_filters
-    errors = {
-        key: [f"Not a filter of {name}; use {', '.join(allowed)}."]
-        for key in request.GET
-        if key not in allowed
-    }
-    filterset = export.filterset(request.GET, queryset=export.rows())
-    if not filterset.is_valid():
-        errors |= {
-            field: [error["message"] for error in field_errors]
-            for field, field_errors in filterset.errors.get_json_data().items()
-        }
-    if errors:
-        return JsonResponse(errors, status=400)
+    filterset, problems = strict_filterset(export.filterset, request.GET, queryset=export.rows())
+    if problems:
+        return JsonResponse(problems, status=400)
     if not any(value not in (None, "") for value in filterset.form.cleaned_data.values()):
         manifest = latest_manifest()
         file = next((f for f in manifest["files"] if f["name"] == name), None) if manifest else None

@@ -17,7 +17,7 @@ from django.utils.feedgenerator import Atom1Feed
 from django.utils.html import format_html, format_html_join, linebreaks
 from django.utils.http import urlencode
 
-from .filters import ActionFilter
+from .filters import ActionFilter, strict_filterset
 from .models import Action, ActionKind, Designation, Entity
 
 FEED_SIZE = 50
@@ -79,26 +79,14 @@ class FeedRequest:
 
 def filter_actions(request, actions) -> FeedRequest:
     """Apply the request's filters with ActionFilter; raise InvalidFilters, never ignore one."""
-    allowed = ActionFilter.base_filters
-    problems = [
-        f"{key}: not a filter; use {', '.join(allowed)}."
-        for key in request.GET
-        if key not in allowed
-    ]
-    problems += [
-        f"{key}: given {len(values)} times; give it once."
-        for key, values in request.GET.lists()
-        if key in allowed and len(values) > 1
-    ]
-    filterset = ActionFilter(request.GET, queryset=actions)
-    if not filterset.is_valid():
-        problems += [
-            f"{field}: {message}"
-            for field, messages in filterset.errors.items()
-            for message in messages
-        ]
+    filterset, problems = strict_filterset(ActionFilter, request.GET, queryset=actions)
     if problems:
-        raise InvalidFilters("\n".join(problems))
+        raise InvalidFilters(
+            "\n".join(
+                f"{key}: {message}" for key, messages in problems.items() for message in messages
+            )
+        )
+    allowed = ActionFilter.base_filters
     query = urlencode(
         [(name, request.GET[name]) for name in allowed if request.GET.get(name, "").strip()]
     )

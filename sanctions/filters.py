@@ -133,6 +133,24 @@ class EntityFilter(django_filters.FilterSet):
         return queryset.filter(countries__contains=[value])
 
 
+def strict_filterset(filterset_class, data, *, queryset):
+    """The bound filterset and, per parameter, what is wrong with the query: unknown or
+    repeated parameters and invalid values. Exports and feeds refuse such a query, as
+    answering with unfiltered data would pass for the filtered."""
+    allowed = filterset_class.base_filters
+    problems: dict[str, list[str]] = {}
+    for key, values in data.lists():
+        if key not in allowed:
+            problems[key] = [f"Not a filter; use {', '.join(allowed)}."]
+        elif len(values) > 1:
+            problems[key] = [f"Given {len(values)} times; give it once."]
+    filterset = filterset_class(data, queryset=queryset)
+    if not filterset.is_valid():
+        for field, errors in filterset.errors.get_json_data().items():
+            problems.setdefault(field, []).extend(error["message"] for error in errors)
+    return filterset, problems
+
+
 def country_name(code: str) -> str:
     """The English name of an ISO 3166-1 alpha-2 code, or the code itself."""
     return registry.country.names.get(code.lower(), code)
