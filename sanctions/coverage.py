@@ -126,11 +126,12 @@ def queue_urls(*, lines: Iterable[str], action: Action | None) -> PasteResult:
             continue
         url = line if "://" in line else f"https://{line}"
         try:
-            check_url(url)
+            # The URL as fetch_article will fetch it, so that a URL check_url escapes
+            # ("ü" in the path) and its escaped form make one job.
+            normalized = normalize_url(check_url(url))
         except FetchRefused as exc:
             result.errors.append((number, line, exc.reason))
             continue
-        normalized = normalize_url(url)
         if normalized in seen:
             continue
         seen.add(normalized)
@@ -199,7 +200,6 @@ def store_article(
     urls = article_urls(result=result, extracted=extracted)
     values = {
         "headline": (extracted.headline or result.final_url)[:500],
-        "outlet": outlet_for(site_name=extracted.site_name, url=result.final_url),
         "published_on": extracted.published_on,
         "author": extracted.author[:300],
         "language": extracted.language[:10],
@@ -208,6 +208,8 @@ def store_article(
         "final_url": result.final_url,
     }
     article = Article.objects.filter(url__in=urls).order_by("pk").first()
+    if article is None or article.outlet_id is None:  # else the outlet would go unused
+        values["outlet"] = outlet_for(site_name=extracted.site_name, url=result.final_url)
     if article is None:
         article, created = Article.objects.get_or_create(url=urls[0], defaults=values)
     else:
@@ -350,9 +352,6 @@ def suggest_links(*, article: Article, window_days: int = SUGGESTION_WINDOW_DAYS
 
 NEVER = datetime.datetime.min.replace(tzinfo=datetime.UTC)
 LINK_MODELS: dict[str, type[Article] | type[Source]] = {"article": Article, "source": Source}
-# The fetcher refuses these answers, but the server did answer: the link is alive even
-# though the page is not archived (an official list file in XML, a large PDF).
-ALIVE_REFUSALS = ("content type", "body larger")
 
 
 def link_check_due_before() -> datetime.datetime:
@@ -395,7 +394,9 @@ def check_link(*, record: Article | Source, dead_after: int | None = None) -> Li
     try:
         result = fetch(record.url, allow_pdf=True)
     except FetchError as exc:
-        check.ok = isinstance(exc, FetchRefused) and exc.reason.startswith(ALIVE_REFUSALS)
+        # A refused type or size still means the server answered: the link is alive even
+        # though the page is not archived (an official list file in XML, a large PDF).
+        check.ok = isinstance(exc, FetchRefused) and exc.answered
         check.status = getattr(exc, "status", None)
         check.reason = exc.reason[:500]
         result = None

@@ -117,7 +117,15 @@ class FetchError(Exception):
 
 
 class FetchRefused(FetchError):
-    """The URL or the response breaks the fetching policy; retrying cannot help."""
+    """The URL or the response breaks the fetching policy; retrying cannot help.
+
+    `answered` is True when the server did serve the page and only its type or size is
+    refused: the URL is alive, though its page is not taken.
+    """
+
+    def __init__(self, reason: str, *, answered: bool = False, url: str = ""):
+        super().__init__(reason, url=url)
+        self.answered = answered
 
 
 class FetchFailed(FetchError):
@@ -205,7 +213,7 @@ def check_address(addr: IPAddress | str) -> None:
 
 
 def _allowlist() -> frozenset[str]:
-    return frozenset(item.strip().lower() for item in getattr(settings, "FETCH_ALLOWLIST", []))
+    return frozenset(item.strip().lower() for item in settings.FETCH_ALLOWLIST)
 
 
 def _hostname(raw_host: str, *, url: str) -> str:
@@ -350,8 +358,8 @@ def _failure(exc: Exception) -> FetchFailed:
 
 def _connect(target: _Target, addresses: list[IPAddress], deadline: _Deadline) -> HTTPConnection:
     """A connection to the first checked address that answers."""
-    connect_timeout = float(getattr(settings, "FETCH_CONNECT_TIMEOUT", 5))
-    read_timeout = float(getattr(settings, "FETCH_READ_TIMEOUT", 15))
+    connect_timeout = settings.FETCH_CONNECT_TIMEOUT
+    read_timeout = settings.FETCH_READ_TIMEOUT
     error: Exception | None = None
     for addr in addresses:
         timeout = min(connect_timeout, deadline.remaining())
@@ -432,7 +440,9 @@ def _read_body(response: BaseHTTPResponse, *, limit: int, deadline: _Deadline) -
         raise FetchFailed(f"unsupported content encoding {encoding!r}", transient=False)
     declared = response.headers.get("content-length", "")
     if codings in ([], ["identity"]) and declared.isdigit() and int(declared) > limit:
-        raise FetchRefused(f"body larger than {limit} bytes (Content-Length {declared})")
+        raise FetchRefused(
+            f"body larger than {limit} bytes (Content-Length {declared})", answered=True
+        )
     chunks: list[bytes] = []
     size = 0
     try:
@@ -441,7 +451,7 @@ def _read_body(response: BaseHTTPResponse, *, limit: int, deadline: _Deadline) -
         while chunk := response.read(_CHUNK, decode_content=True):
             size += len(chunk)
             if size > limit:
-                raise FetchRefused(f"body larger than {limit} bytes")
+                raise FetchRefused(f"body larger than {limit} bytes", answered=True)
             chunks.append(chunk)
             deadline.remaining()
     except (OSError, u3.HTTPError, http.client.HTTPException) as exc:
@@ -452,7 +462,7 @@ def _read_body(response: BaseHTTPResponse, *, limit: int, deadline: _Deadline) -
 
 def user_agent() -> str:
     """An honest User-Agent, so site owners can see who fetches and where to complain."""
-    site = getattr(settings, "SITE_ROOT", "")
+    site = settings.SITE_ROOT
     return f"SanctionsTracker/0.1 (+{site})" if site else "SanctionsTracker/0.1"
 
 
@@ -464,7 +474,7 @@ def fetch(
     Raises FetchRefused when a URL, an address or the response breaks the rules, and
     FetchFailed (with `transient`) when the server or the network fails.
     """
-    limit = max_bytes or int(getattr(settings, "FETCH_MAX_BYTES", 10 * 1024 * 1024))
+    limit = max_bytes or settings.FETCH_MAX_BYTES
     allowed_types = HTML_TYPES | ({PDF_TYPE} if allow_pdf else set())
     allowed_types |= DATA_TYPES if allow_data else set()
     accept = "text/html,application/xhtml+xml;q=0.9" + (",application/pdf;q=0.8" * allow_pdf)
@@ -472,7 +482,7 @@ def fetch(
     allowlist = _allowlist()
     target = first = _parse(url, allowlist)
     chain: list[str] = []
-    deadline = _Deadline(float(getattr(settings, "FETCH_TOTAL_TIMEOUT", 30)))
+    deadline = _Deadline(settings.FETCH_TOTAL_TIMEOUT)
     try:
         while True:
             conn, response = _open(target, accept=accept, deadline=deadline)
@@ -494,7 +504,8 @@ def fetch(
                 media_type = response.headers.get("content-type", "").split(";")[0]
                 media_type = media_type.strip().lower()
                 if media_type not in allowed_types:
-                    raise FetchRefused(f"content type {media_type or '(none)'!r} refused")
+                    refused = f"content type {media_type or '(none)'!r} refused"
+                    raise FetchRefused(refused, answered=True)
                 body = _read_body(response, limit=limit, deadline=deadline)
                 return FetchResult(
                     url=first.url,
@@ -660,8 +671,9 @@ def extract_article(html: bytes | str, *, url: str) -> Extracted:
     if tree is None:
         raise ValueError("not an HTML document")
     meta = _page_meta(tree)
+    # bare_extraction works on a copy of the tree it is given, so `tree` stays as parsed.
     doc = trafilatura.bare_extraction(
-        html,
+        tree,
         url=url,
         with_metadata=True,
         include_comments=False,

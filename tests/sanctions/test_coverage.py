@@ -148,6 +148,15 @@ def test_an_article_entered_by_an_editor_keeps_what_the_editor_wrote(news):
     assert "ballistic missile program" in article.text  # was empty: filled in
 
 
+def test_fetching_an_article_already_stored_creates_no_outlet(news):
+    serve_article(news, "/known")
+    entered = make_article(url=news.url("/known"))
+
+    coverage.fetch_article(url=news.url("/known"))
+
+    assert list(Outlet.objects.all()) == [entered.outlet]
+
+
 def test_a_page_without_an_article_stores_nothing(news):
     news.pages["/empty"] = Page(b"<html><head><title>x</title></head><body></body></html>")
 
@@ -205,6 +214,18 @@ def test_queue_urls_creates_one_job_per_url_and_reports_bad_lines(news):
     assert again.queued == []
     assert len(again.existing) == 2
     assert action.fetch_jobs.count() == 2
+
+
+def test_queue_urls_takes_a_url_and_its_percent_encoded_form_as_one(news):
+    action = make_action()
+    lines = [news.url("/nachrichten/müller"), news.url("/nachrichten/m%C3%BCller")]
+
+    result = coverage.queue_urls(lines=lines, action=action)
+
+    assert [job.normalized_url for job in result.queued] == [news.url("/nachrichten/m%C3%BCller")]
+    again = coverage.queue_urls(lines=lines[::-1], action=action)
+    assert again.queued == []
+    assert action.fetch_jobs.count() == 1
 
 
 def test_queue_urls_takes_a_url_without_scheme_as_https():
@@ -347,6 +368,28 @@ def test_an_official_file_the_fetcher_will_not_archive_is_still_alive(news):
     assert check.ok
     assert "content type" in check.reason
     assert not source.snapshots.exists()
+
+
+def test_a_file_too_large_to_archive_is_still_alive(news, settings):
+    settings.FETCH_MAX_BYTES = 10
+    serve_article(news, "/report")
+    source = make_source(make_action(), url=news.url("/report"))
+
+    check = coverage.check_link(record=source)
+
+    assert check.ok
+    assert "body larger" in check.reason
+    assert not source.snapshots.exists()
+
+
+def test_a_link_redirecting_somewhere_refused_is_not_alive(news):
+    news.pages["/moved"] = Page(b"", status=301, location="http://10.0.0.1/story")
+    source = make_source(make_action(), url=news.url("/moved"))
+
+    check = coverage.check_link(record=source)
+
+    assert not check.ok
+    assert "address refused" in check.reason
 
 
 def test_due_links_are_public_ones_not_checked_recently(news):

@@ -593,6 +593,20 @@ def test_it_gives_up_on_drip_fed_headers_at_the_total_timeout(server, settings):
     assert time.monotonic() - started < 3
 
 
+@pytest.mark.parametrize("path", ["/image", "/big", "/stream"])
+def test_a_refused_type_or_size_says_the_server_answered(server, path):
+    with pytest.raises(FetchRefused) as refused:
+        fetch(f"{server.url}{path}")
+    assert refused.value.answered is True
+
+
+@pytest.mark.parametrize("path", ["/hop/6", "/go?to=http://127.0.0.1:1/"])
+def test_a_refused_url_or_redirect_says_no_page_was_served(server, path):
+    with pytest.raises(FetchRefused) as refused:
+        fetch(f"{server.url}{path}")
+    assert refused.value.answered is False
+
+
 @pytest.mark.parametrize("path", ["/image", "/untyped"])
 def test_it_refuses_a_wrong_content_type(server, path):
     with pytest.raises(FetchRefused, match="content type"):
