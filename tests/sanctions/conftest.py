@@ -1,4 +1,5 @@
 import pytest
+from django.core.cache import cache
 
 from tests.sanctions.newsserver import NewsServer
 
@@ -10,3 +11,12 @@ def news(settings, tmp_path):
         settings.FETCH_ALLOWLIST = [server.host]
         settings.MEDIA_ROOT = tmp_path / "media"
         yield server
+
+
+@pytest.fixture
+def fresh_cache_and_storage(settings, tmp_path):
+    """An empty media storage (no export dumps) and cache (throttle counts outlive a test)."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    cache.clear()
+    yield
+    cache.clear()

@@ -3,6 +3,8 @@
 import datetime
 import itertools
 
+from django.contrib.auth.models import Group, User
+
 from sanctions.models import (
     Action,
     ActionKind,
@@ -85,3 +87,10 @@ def make_article(*, actions=(), **fields) -> Article:
     for action in actions:
         Coverage.objects.create(action=action, article=article)
     return article
+
+
+def make_staff(username: str, group: str) -> User:
+    """A staff user in one of the groups the migrations create (editor, reviewer)."""
+    user = User.objects.create_user(username, password="pw", is_staff=True)
+    user.groups.add(Group.objects.get(name=group))
+    return user

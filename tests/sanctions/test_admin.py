@@ -1,20 +1,13 @@
 import pytest
-from django.contrib.auth.models import Group, User
 from pghistory.models import MiddlewareEvents
 
 from sanctions.admin import similar_entities
 from sanctions.models import Action, ActionStatus, Alias, Entity, Script
 from sanctions.search import index_names
 
-from .factories import make_action, make_authority, make_entity
+from .factories import make_action, make_authority, make_entity, make_staff
 
 pytestmark = pytest.mark.django_db
-
-
-def _staff(username, group):
-    user = User.objects.create_user(username, password="pw", is_staff=True)
-    user.groups.add(Group.objects.get(name=group))
-    return user
 
 
 def _inline_management(prefix, total=0):
@@ -65,7 +58,7 @@ def test_public_pages_refuse_writes(client):
 
 
 def test_editing_an_action_leaves_a_history_entry_naming_the_editor(client):
-    editor = _staff("erin", "editor")
+    editor = make_staff("erin", "editor")
     action = make_action(published=False, title="Before")
     client.force_login(editor)
 
@@ -96,11 +89,11 @@ def test_editors_cannot_publish_but_reviewers_can(client):
     action = make_action(published=False)
     data = {"action": "publish", "_selected_action": [action.pk]}
 
-    client.force_login(_staff("erin", "editor"))
+    client.force_login(make_staff("erin", "editor"))
     client.post("/admin/sanctions/action/", data)
     assert Action.objects.get(pk=action.pk).status == ActionStatus.DRAFT
 
-    client.force_login(_staff("rita", "reviewer"))
+    client.force_login(make_staff("rita", "reviewer"))
     client.post("/admin/sanctions/action/", data)
     published = Action.objects.get(pk=action.pk)
     assert published.status == ActionStatus.PUBLISHED
@@ -109,7 +102,7 @@ def test_editors_cannot_publish_but_reviewers_can(client):
 
 def test_editors_cannot_change_a_published_action(client):
     action = make_action(published=True, title="Published")
-    client.force_login(_staff("erin", "editor"))
+    client.force_login(make_staff("erin", "editor"))
 
     client.post(f"/admin/sanctions/action/{action.pk}/change/", _action_form(action, title="X"))
 
@@ -119,7 +112,7 @@ def test_editors_cannot_change_a_published_action(client):
 def test_an_editor_can_enter_an_announcement_with_an_entity_inline(client):
     authority = make_authority()
     entity = make_entity(name="Rockside Enterprise")
-    client.force_login(_staff("erin", "editor"))
+    client.force_login(make_staff("erin", "editor"))
     data = {
         "title": "State designates four entities",
         "kind": "designation",
@@ -153,7 +146,7 @@ def test_an_editor_can_enter_an_announcement_with_an_entity_inline(client):
 def test_adding_an_entity_close_to_an_existing_name_or_alias_warns(client):
     existing = make_entity(name="Akhtar and Sons Private Limited")
     Alias.objects.create(entity=existing, name="AKHTAR AND SONS PVT LTD.")
-    client.force_login(_staff("erin", "editor"))
+    client.force_login(make_staff("erin", "editor"))
     data = {
         "name": "Akhtar & Sons Pvt Ltd",
         "kind": "company",
@@ -177,7 +170,7 @@ def test_adding_an_entity_close_to_an_existing_name_or_alias_warns(client):
 
 def test_a_distinct_new_entity_gives_no_duplicate_warning(client):
     make_entity(name="Akhtar and Sons Private Limited")
-    client.force_login(_staff("erin", "editor"))
+    client.force_login(make_staff("erin", "editor"))
     data = {
         "name": "Minsk Wheel Tractor Plant",
         "kind": "state_body",

@@ -1,11 +1,11 @@
 """The editors' side of the coverage pipeline: pasting URLs, fetch statuses, suggestions."""
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 
 from sanctions import coverage
 from sanctions.models import Article, FetchJob, FetchStatus, Suggestion, SuggestionStatus
-from tests.sanctions.factories import make_action, make_article, make_entity
+from tests.sanctions.factories import make_action, make_article, make_entity, make_staff
 from tests.sanctions.newsserver import NewsServer, Page, article_html
 
 pytestmark = pytest.mark.django_db
@@ -13,9 +13,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def editor(client):
-    user = User.objects.create_user("editor", password="pw", is_staff=True)
-    user.groups.add(Group.objects.get(name="editor"))
-    client.force_login(user)
+    client.force_login(make_staff("editor", "editor"))
     return client
 
 

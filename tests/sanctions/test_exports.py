@@ -5,7 +5,6 @@ import io
 import json
 
 import pytest
-from django.core.cache import cache
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -28,7 +27,7 @@ from .factories import (
     make_source,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_cache_and_storage")]
 
 # NUL cannot be stored in PostgreSQL text, so it is tested on neutralise() alone.
 PAYLOADS = [
@@ -40,14 +39,6 @@ PAYLOADS = [
     "\r=1+1",
     "'already quoted",
 ]
-
-
-@pytest.fixture(autouse=True)
-def _empty_storage_and_fresh_throttle(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def download(client, url):

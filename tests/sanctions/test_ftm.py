@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-from django.core.cache import cache
 from django.core.management import CommandError, call_command
 from followthemoney import model
 
@@ -39,16 +38,10 @@ from .factories import (
     make_source,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_cache_and_storage")]
 
 SAMPLE = Path(__file__).resolve().parents[3] / "shared/data/ftm/yente_fixture_t1_entities.ftm.json"
 needs_sample = pytest.mark.skipif(not SAMPLE.is_file(), reason=f"{SAMPLE} is absent")
-
-
-@pytest.fixture(autouse=True)
-def _no_dump_and_fresh_throttle(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    cache.clear()
 
 
 @pytest.fixture
