@@ -36,9 +36,14 @@ def database_settings(data_dir: Path) -> dict:
     """Start (or reuse) the embedded server and return a Django DATABASES entry."""
     server = _server(data_dir)
     info = server.get_postmaster_info()
-    exists = server.psql("SELECT 1 FROM pg_database WHERE datname = 'tracker';")
-    if "(1 row)" not in exists:
-        server.psql("CREATE DATABASE tracker TEMPLATE template0 ENCODING 'UTF8';")
+    # Every process that loads the settings comes here: ask psql (a subprocess) only
+    # until the database is known to exist.
+    created = data_dir / f"{DATABASE_NAME}.created"
+    if not created.exists():
+        exists = server.psql("SELECT 1 FROM pg_database WHERE datname = 'tracker';")
+        if "(1 row)" not in exists:
+            server.psql("CREATE DATABASE tracker TEMPLATE template0 ENCODING 'UTF8';")
+        created.touch()
     return {
         "ENGINE": "django.db.backends.postgresql",
         "NAME": DATABASE_NAME,
