@@ -79,8 +79,14 @@ def test_a_researcher_filters_to_2024_and_opens_the_ndc_action(live_server, brow
 
 
 def test_the_action_page_fits_a_phone_screen(live_server, browser):
+    from playwright.sync_api import expect
+
     page = browser.new_page(viewport={"width": 375, "height": 800})
-    page.goto(f"{live_server.url}/actions/")
+    response = page.goto(f"{live_server.url}/actions/")
+    assert response.ok
+    # A list of actions, not an empty or error page, is what must fit.
+    expect(page.locator("#results-heading")).to_have_text(re.compile(r"[1-9]\d* actions"))
+    expect(page.locator("main li").first).to_be_visible()
 
     scroll_width = page.evaluate("document.documentElement.scrollWidth")
 
