@@ -142,12 +142,10 @@ def entity_records(entity: dict) -> Iterator[dict]:
 
 def sanction_record(action: dict, designation: tuple) -> dict:
     """One designation as a Sanction; `action` and `designation` as exports.action_chunks."""
-    (entity_pk, reference, _, _, _, role, name_as_listed, _, basis_name, measures, reason) = (
-        designation
-    )
+    entity_pk, reference, role, name_as_listed, basis_name, measures, reason = designation
     entity = entity_id(entity_pk, reference)
     key = action_key(action["pk"], action["reference"])
-    legal_bases = [basis_name] if basis_name else [name for _, name in action["legal_bases"]]
+    legal_bases = [basis_name] if basis_name else action["legal_bases"]
     jurisdiction = action["authority__jurisdiction"]
     return record(
         "Sanction",
