@@ -22,7 +22,6 @@ from rest_framework.exceptions import ValidationError
 from .filters import ActionFilter, EntityFilter
 from .models import (
     Action,
-    ActionStatus,
     Alias,
     Article,
     Authority,
@@ -74,7 +73,7 @@ def entity_queryset():
     """Visible entities with everything EntitySerializer shows, by name."""
     visible = Entity.objects.visible()
     published = (
-        Designation.objects.filter(action__status=ActionStatus.PUBLISHED)
+        Designation.objects.published()
         .select_related("action__authority", "legal_basis")
         .order_by("action__announced_on", "action_id")
     )
@@ -96,7 +95,7 @@ def entity_queryset():
 def article_queryset():
     """Visible articles with the published actions they cover, newest first."""
     coverage = (
-        Coverage.objects.filter(action__status=ActionStatus.PUBLISHED)
+        Coverage.objects.published()
         .select_related("action__authority")
         .order_by("action__announced_on", "action_id")
     )

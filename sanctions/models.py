@@ -332,11 +332,7 @@ class EntityQuerySet(models.QuerySet):
     def visible(self):
         """Entities named in at least one published action."""
         return self.filter(
-            models.Exists(
-                Designation.objects.filter(
-                    entity=models.OuterRef("pk"), action__status=ActionStatus.PUBLISHED
-                )
-            )
+            models.Exists(Designation.objects.published().filter(entity=models.OuterRef("pk")))
         )
 
 
@@ -416,9 +412,7 @@ class Entity(models.Model):
     def status_on(self, date: datetime.date, designations=None) -> list[StatusLine]:
         """Each authority's measures against this entity on a date, from published actions."""
         if designations is None:
-            designations = self.designations.filter(
-                action__status=ActionStatus.PUBLISHED
-            ).select_related("action__authority")
+            designations = self.designations.published().select_related("action__authority")
         lines: dict[int, StatusLine] = {}
         actions = sorted(
             (d.action for d in designations if d.action.is_published),
@@ -656,6 +650,14 @@ class DesignationRole(models.TextChoices):
     NAMED = "named", "Named, not itself listed"
 
 
+class ActionPartQuerySet(models.QuerySet):
+    """Rows that belong to an action: designations, coverage."""
+
+    def published(self):
+        """Those of published actions."""
+        return self.filter(action__status=ActionStatus.PUBLISHED)
+
+
 @track_history()
 class Designation(models.Model):
     """One entity's part in one action."""
@@ -679,6 +681,8 @@ class Designation(models.Model):
     )
     measures = models.CharField(max_length=300, blank=True, help_text="e.g. blocking, export ban")
     position = models.PositiveSmallIntegerField(default=0, help_text="Order in the announcement.")
+
+    objects = ActionPartQuerySet.as_manager()
 
     class Meta:
         ordering = ["action", "position", "pk"]
@@ -796,11 +800,7 @@ class ArticleQuerySet(models.QuerySet):
     def visible(self):
         """Articles linked to at least one published action."""
         return self.filter(
-            models.Exists(
-                Coverage.objects.filter(
-                    article=models.OuterRef("pk"), action__status=ActionStatus.PUBLISHED
-                )
-            )
+            models.Exists(Coverage.objects.published().filter(article=models.OuterRef("pk")))
         )
 
     def matching(self, query: str):
@@ -880,6 +880,8 @@ class Coverage(models.Model):
     relation = models.CharField(
         max_length=12, choices=CoverageRelation.choices, default=CoverageRelation.REPORTS
     )
+
+    objects = ActionPartQuerySet.as_manager()
 
     class Meta:
         ordering = ["action", "relation", "article__published_on"]

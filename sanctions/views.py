@@ -22,7 +22,6 @@ from .models import (
     LIFTING_KINDS,
     LISTING_KINDS,
     Action,
-    ActionStatus,
     Article,
     Coverage,
     CoverageRelation,
@@ -134,9 +133,7 @@ def entity_list(request):
         queryset=Entity.objects.visible().defer("description", "search_vector").order_by("name"),
     )
     entities = filterset.qs.annotate(
-        action_count=count_of(
-            Designation.objects.filter(action__status=ActionStatus.PUBLISHED), "entity"
-        )
+        action_count=count_of(Designation.objects.published(), "entity")
     )
     page = _page(request, entities)
     return render(
@@ -171,7 +168,7 @@ def entity_detail(request, pk):
     )
     as_of, as_of_error = _as_of(request)
     designations = list(
-        entity.designations.filter(action__status=ActionStatus.PUBLISHED)
+        entity.designations.published()
         .select_related("action__authority")
         .prefetch_related("action__legal_bases")
         .order_by("action__announced_on", "action__pk")
@@ -237,9 +234,7 @@ def entity_detail(request, pk):
 
 @require_safe
 def article_list(request):
-    published_coverage = Coverage.objects.filter(
-        action__status=ActionStatus.PUBLISHED
-    ).select_related("action__authority")
+    published_coverage = Coverage.objects.published().select_related("action__authority")
     articles = (
         Article.objects.visible()
         .select_related("outlet")
@@ -332,11 +327,7 @@ def action_history(request, pk):
 @require_safe
 def entity_history(request, pk):
     entity = get_object_or_404(Entity.objects.visible(), pk=pk)
-    published_actions = list(
-        entity.designations.filter(action__status=ActionStatus.PUBLISHED).values_list(
-            "action_id", flat=True
-        )
-    )
+    published_actions = list(entity.designations.published().values_list("action_id", flat=True))
     visible_others = list(
         Entity.objects.visible()
         .filter(Q(relations__object=entity) | Q(inverse_relations__subject=entity))
