@@ -45,28 +45,7 @@ MAX_PAGE_SIZE = 100
 
 def action_queryset():
     """Published actions with everything ActionSerializer shows, newest first."""
-    return (
-        Action.objects.published()
-        .select_related("authority")
-        .prefetch_related(
-            "legal_bases",
-            "programs",
-            Prefetch(
-                "designations",
-                queryset=Designation.objects.select_related("entity", "legal_basis").order_by(
-                    "position", "pk"
-                ),
-            ),
-            Prefetch("sources", queryset=Source.objects.order_by("published_on", "pk")),
-            Prefetch(
-                "coverage",
-                queryset=Coverage.objects.select_related("article__outlet").order_by(
-                    "article__published_on", "article_id"
-                ),
-            ),
-        )
-        .order_by("-announced_on", "-pk")
-    )
+    return Action.objects.published().with_details().order_by("-announced_on", "-pk")
 
 
 def entity_queryset():

@@ -176,6 +176,27 @@ class ActionQuerySet(models.QuerySet):
         """Actions the public may see."""
         return self.filter(status=ActionStatus.PUBLISHED)
 
+    def with_details(self):
+        """Actions with their legal bases, programs, designations, sources and coverage
+        prefetched, each in the order an action's page shows them."""
+        return self.select_related("authority").prefetch_related(
+            "legal_bases",
+            "programs",
+            models.Prefetch(
+                "designations",
+                queryset=Designation.objects.select_related("entity", "legal_basis").order_by(
+                    "position", "pk"
+                ),
+            ),
+            models.Prefetch("sources", queryset=Source.objects.order_by("published_on", "pk")),
+            models.Prefetch(
+                "coverage",
+                queryset=Coverage.objects.select_related("article__outlet").order_by(
+                    "article__published_on", "article_id"
+                ),
+            ),
+        )
+
     def for_list(self):
         """Published actions with what a list row shows, newest first."""
         return (

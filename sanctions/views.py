@@ -88,22 +88,10 @@ def action_list(request):
 
 @require_safe
 def action_detail(request, pk):
-    designations = Designation.objects.select_related("entity", "legal_basis")
-    coverage = (
-        Coverage.objects.select_related("article__outlet")
-        .prefetch_related("article__snapshots")
-        .order_by("article__published_on", "article__pk")
-    )
     action = get_object_or_404(
         Action.objects.published()
-        .select_related("authority")
-        .prefetch_related(
-            "legal_bases",
-            "programs",
-            "sources__snapshots",
-            Prefetch("designations", queryset=designations),
-            Prefetch("coverage", queryset=coverage),
-        ),
+        .with_details()
+        .prefetch_related("sources__snapshots", "coverage__article__snapshots"),
         pk=pk,
     )
     by_relation = defaultdict(list)
