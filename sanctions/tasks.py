@@ -1,4 +1,8 @@
-"""Background work for the Celery worker: small tasks that take ids or strings."""
+"""Background work for the Celery worker: small tasks that take ids or strings.
+
+Every task is acknowledged late and requeued if its worker dies (CELERY_TASK_ACKS_LATE,
+CELERY_TASK_REJECT_ON_WORKER_LOST in the settings), so each must be safe to run twice.
+"""
 
 import logging
 import random
@@ -12,7 +16,7 @@ from django.utils import timezone
 
 from sanctions import coverage, exports
 from sanctions.fetching import FetchError, fetch
-from sanctions.importers import ofac_csv, ofac_xml, un_xml
+from sanctions.importers import IMPORTERS, LIST_FORMATS, ofac_csv
 from sanctions.importers.lists import ImportFailed
 from sanctions.models import Article, FetchJob, FetchStatus, ImportRun, ListName
 
@@ -42,7 +46,7 @@ def list_sources() -> dict[str, tuple[str, str]]:
     return getattr(settings, "SANCTIONS_LIST_URLS", None) or LIST_SOURCES
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, time_limit=120, soft_time_limit=100)
+@shared_task(time_limit=120, soft_time_limit=100)
 def refresh_lists() -> list[str]:
     """Periodic: queue a download of each configured list."""
     names = list(list_sources())
@@ -51,20 +55,18 @@ def refresh_lists() -> list[str]:
     return names
 
 
-@shared_task(
-    bind=True,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    time_limit=900,
-    soft_time_limit=840,
-    max_retries=3,
-)
+@shared_task(bind=True, time_limit=900, soft_time_limit=840, max_retries=3)
 def import_list_url(self, list_name: str) -> dict:
     """Download one list through the safe fetcher; import it if its SHA-256 changed.
 
     A redelivered task finds the file already imported and stops, so it does no harm.
     """
     format, url = list_sources()[list_name]
+    if format not in LIST_FORMATS:
+        raise ValueError(
+            f"list {list_name}: unknown format {format!r} (known: {', '.join(LIST_FORMATS)})"
+        )
+    importer = IMPORTERS[format]
     try:
         result = fetch(url, allow_data=True, max_bytes=LIST_MAX_BYTES)
     except FetchError as exc:
@@ -79,13 +81,10 @@ def import_list_url(self, list_name: str) -> dict:
         path = Path(folder) / f"{list_name}_{timezone.localdate():%Y-%m-%d}.{format[-3:]}"
         path.write_bytes(result.body)
         options = {"force": False, "progress": False, "source_url": url}
+        if format.startswith("ofac"):  # the UN importer knows its one list
+            options["list_name"] = list_name
         try:
-            if format == "ofac-sdn-csv":
-                run = ofac_csv.import_csv([path], list_name=list_name, **options)
-            elif format == "ofac-xml":
-                run = ofac_xml.import_xml(path, list_name=list_name, **options)
-            else:
-                run = un_xml.import_xml(path, **options)
+            run = importer([path] if format == ofac_csv.FORMAT else path, **options)
         except ImportFailed as exc:
             if getattr(exc, "run", None) is None:
                 raise
@@ -99,8 +98,8 @@ def import_list_url(self, list_name: str) -> dict:
     }
 
 
-# The news coverage pipeline (sanctions/coverage.py). Time limits and acks_late come
-# from the settings (CELERY_TASK_*), which keep them below the broker's visibility timeout.
+# The news coverage pipeline (sanctions/coverage.py). Time limits come from the settings
+# (CELERY_TASK_*), which keep them below the broker's visibility timeout.
 
 # A transient failure is retried this many times, waiting about 1, 2, 4, 8, 16 minutes.
 # The longest wait stays well below the broker's visibility timeout: Redis counts a delayed
@@ -115,7 +114,7 @@ def retry_countdown(retries: int, *, base: int = FETCH_RETRY_BASE) -> float:
     return delay / 2 + random.uniform(0, delay / 2)  # noqa: S311 (not cryptographic)
 
 
-@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=FETCH_MAX_RETRIES)
+@shared_task(bind=True, max_retries=FETCH_MAX_RETRIES)
 def fetch_and_extract(self, job_id: int) -> dict:
     """Fetch a pasted URL, archive it and store the article linked to the job's action.
 
@@ -153,7 +152,7 @@ def fetch_and_extract(self, job_id: int) -> dict:
     return {"job": job_id, "status": job.status, "article": article.pk}
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True)
+@shared_task
 def suggest_links(article_id: int) -> int:
     """Suggest the entities and actions an article concerns; repeated, it adds nothing."""
     article = Article.objects.filter(pk=article_id).first()
@@ -164,7 +163,7 @@ def suggest_links(article_id: int) -> int:
 LINK_CHECK_BATCH = 500
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True)
+@shared_task
 def check_links() -> int:
     """Periodic: queue a check of each source and article link that is due."""
     due_before = coverage.link_check_due_before()
@@ -174,7 +173,7 @@ def check_links() -> int:
     return len(due)
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True)
+@shared_task
 def check_link(kind: str, pk: int, due_before: str) -> bool | None:
     """Check one link, unless another check claimed it since it fell due. No retries: a
     failure is itself the result, and the next due check tries again."""
@@ -182,7 +181,7 @@ def check_link(kind: str, pk: int, due_before: str) -> bool | None:
     return None if check is None else check.ok
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, time_limit=3000, soft_time_limit=2900)
+@shared_task(time_limit=3000, soft_time_limit=2900)
 def write_export_dumps() -> str:
     """Periodic: write the full export files and their manifest, for /exports/ to serve.
 

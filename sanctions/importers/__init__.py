@@ -5,3 +5,16 @@ them as an ImportRun, compares the run with the list's previous one and proposes
 `ftm` imports FollowTheMoney entities. `python manage.py import_list FORMAT FILE...` runs
 any of them.
 """
+
+from . import ftm, ofac_csv, ofac_xml, un_xml
+
+# FORMAT -> import function. The official lists' importers take the file (ofac-sdn-csv:
+# a list of files) and return an ImportRun; ftm's takes a file and returns counts.
+IMPORTERS = {
+    ofac_csv.FORMAT: ofac_csv.import_csv,
+    ofac_xml.FORMAT: ofac_xml.import_xml,
+    un_xml.FORMAT: un_xml.import_xml,
+    "ftm": ftm.import_ftm,
+}
+# The formats of official lists, which `sanctions.tasks.import_list_url` can import.
+LIST_FORMATS = (ofac_csv.FORMAT, ofac_xml.FORMAT, un_xml.FORMAT)

@@ -26,13 +26,13 @@ import logging
 import re
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pghistory
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from followthemoney.types import registry
 from tqdm import tqdm
@@ -47,6 +47,7 @@ from sanctions.models import (
     DesignationRole,
     Entity,
     EntityKind,
+    EntityName,
     Identifier,
     ImportRun,
     ImportStatus,
@@ -66,6 +67,9 @@ logger = logging.getLogger(__name__)
 
 # A run whose entry count moves by more than this share of the last run's is refused.
 MAX_COUNT_CHANGE = 0.5
+
+# How many names one query looks up when matching entries to entities by name.
+NAME_LOOKUP_BATCH = 500
 
 # Who publishes each list; proposals are drafted under this authority.
 LIST_AUTHORITIES = {
@@ -143,7 +147,19 @@ def match_key(name: str, kind: str) -> str:
     """The key names are matched on: search's name key (transliterated, without legal
     forms), its words sorted for persons, whom lists write "LAST, First" or "First Last"."""
     key = name_key(name)
-    return " ".join(sorted(key.split())) if kind == EntityKind.PERSON else key
+    return _sorted_words(key) if kind == EntityKind.PERSON else key
+
+
+def _sorted_words(key: str) -> str:
+    return " ".join(sorted(key.split()))
+
+
+def ofac_list_name(path: Path) -> str:
+    """The OFAC list a file holds, guessed from its name: the consolidated (non-SDN) list
+    when the name starts with "cons" (cons_prim.csv, CONSOLIDATED.XML) or contains
+    "consolidated", else the SDN list."""
+    consolidated = path.name.lower().startswith("cons") or "consolidated" in path.name
+    return ListName.OFAC_CONSOLIDATED if consolidated else ListName.OFAC_SDN
 
 
 @functools.cache
@@ -433,19 +449,10 @@ class _Import:
 
     def match_names(self, unmatched: list[tuple[str, str, str]]) -> tuple[list, list]:
         """Entries whose name is borne by exactly one unclaimed entity of the same sort."""
-        # Entities holding an identifier of this list are other entries of it, not candidates.
-        # An anti-join (NOT EXISTS): a NOT IN subquery can make PostgreSQL rescan the
-        # identifiers for every entity.
-        listed = Identifier.objects.filter(scheme=self.scheme, entity=OuterRef("pk"))
-        candidates = Entity.objects.filter(~Exists(listed))
+        wanted = {(_sort(kind), norm_name) for _, norm_name, kind in unmatched if norm_name}
         owners: dict[tuple[str, str], set[int]] = defaultdict(set)
-        for pk, name, kind in candidates.values_list("pk", "name", "kind").iterator():
-            owners[_sort(kind), match_key(name, kind)].add(pk)
-        aliases = Alias.objects.filter(
-            ~Exists(Identifier.objects.filter(scheme=self.scheme, entity=OuterRef("entity")))
-        ).values_list("entity_id", "name", "entity__kind")
-        for pk, name, kind in aliases.iterator():
-            owners[_sort(kind), match_key(name, kind)].add(pk)
+        for pk, key, kind in self.names_bearing(wanted):
+            owners[_sort(kind), _sorted_words(key) if kind == EntityKind.PERSON else key].add(pk)
         claims: dict[int, list[str]] = defaultdict(list)
         for number, norm_name, kind in unmatched:
             found = owners.get((_sort(kind), norm_name), set())
@@ -454,6 +461,34 @@ class _Import:
         # Two entries bearing one entity's name are two things: neither takes it.
         matched = [(numbers[0], pk) for pk, numbers in claims.items() if len(numbers) == 1]
         return [number for number, _ in matched], [pk for _, pk in matched]
+
+    def names_bearing(self, wanted: set[tuple[str, str]]) -> Iterator[tuple[int, str, str]]:
+        """(entity id, name key, entity kind) of the search names (EntityName: primary names
+        and aliases, keyed by ``name_key``) that may have one of the wanted match keys.
+
+        Only those names are read, through the indexes: a person's by its words, whatever
+        their order (``match_key`` sorts them), the others' by the whole key. The names
+        are as ``index_names`` last left them, which whatever writes names calls.
+        """
+        # Entities holding an identifier of this list are other entries of it, not candidates.
+        # An anti-join (NOT EXISTS): a NOT IN subquery can make PostgreSQL rescan the
+        # identifiers for every entity.
+        listed = Identifier.objects.filter(scheme=self.scheme, entity=OuterRef("entity"))
+        names = EntityName.objects.filter(~Exists(listed)).order_by()
+        persons = sorted(key for sort, key in wanted if sort == EntityKind.PERSON)
+        others = sorted({key for sort, key in wanted if sort != EntityKind.PERSON})
+        fields = ("entity_id", "key", "entity__kind")
+        for i in range(0, len(persons), NAME_LOOKUP_BATCH):
+            # Names having the same words, as many of them: the words index finds those
+            # having them all, the length leaves out longer names.
+            having = Q()
+            for key in persons[i : i + NAME_LOOKUP_BATCH]:
+                words = key.split()
+                having |= Q(words__contains=words, words__len=len(words))
+            yield from names.filter(having, entity__kind=EntityKind.PERSON).values_list(*fields)
+        for i in range(0, len(others), NAME_LOOKUP_BATCH):
+            batch = names.filter(key__in=others[i : i + NAME_LOOKUP_BATCH])
+            yield from batch.exclude(entity__kind=EntityKind.PERSON).values_list(*fields)
 
     def store(self) -> None:
         """Bring the list's entries, and the entities' names and identifiers, up to date."""

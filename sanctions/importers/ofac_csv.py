@@ -21,7 +21,7 @@ from pathlib import Path
 
 from django.utils import timezone
 
-from sanctions.models import AliasKind, EntityKind, ImportRun, ListName
+from sanctions.models import AliasKind, EntityKind, ImportRun
 
 from .lists import (
     Entry,
@@ -29,6 +29,7 @@ from .lists import (
     ListFormatError,
     country_code,
     import_entries,
+    ofac_list_name,
     organisation_kind,
     progress_bar,
 )
@@ -69,13 +70,10 @@ def import_csv(
     """Import sdn.csv (or cons_prim.csv), with add.csv and alt.csv when given."""
     names, addresses, aliases = _roles(paths)
     header = Header(published_on=published_on or date_in_name(names) or timezone.localdate())
-    if list_name is None:
-        consolidated = names.name.lower().startswith("cons")
-        list_name = ListName.OFAC_CONSOLIDATED if consolidated else ListName.OFAC_SDN
     return import_entries(
         read(names, addresses=addresses, aliases=aliases, progress=progress),
         header=header,
-        list_name=list_name,
+        list_name=list_name or ofac_list_name(names),
         format=FORMAT,
         paths=[p for p in (names, addresses, aliases) if p],
         force=force,

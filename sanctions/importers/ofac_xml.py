@@ -11,7 +11,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from sanctions.models import AliasKind, EntityKind, ImportRun, ListName
+from sanctions.models import AliasKind, EntityKind, ImportRun
 
 from .lists import (
     Entry,
@@ -19,10 +19,11 @@ from .lists import (
     ListFormatError,
     country_code,
     import_entries,
+    ofac_list_name,
     organisation_kind,
     progress_bar,
 )
-from .safe_xml import iter_records
+from .safe_xml import iter_records, local_name, text
 
 FORMAT = "ofac-xml"
 _ID_SCHEMES = {
@@ -52,14 +53,11 @@ def import_xml(
     source_url: str = "",
 ) -> ImportRun:
     """Import sdn.xml or consolidated.xml."""
-    if list_name is None:
-        consolidated = path.name.lower().startswith("cons") or "consolidated" in path.name
-        list_name = ListName.OFAC_CONSOLIDATED if consolidated else ListName.OFAC_SDN
     header = Header()
     return import_entries(
         read(path, header, progress=progress),
         header=header,
-        list_name=list_name,
+        list_name=list_name or ofac_list_name(path),
         format=FORMAT,
         paths=[path],
         force=force,
@@ -73,17 +71,12 @@ def read(path: Path, header: Header, *, progress: bool = False) -> Iterator[Entr
         records = iter_records(path, {"publshInformation", "sdnEntry"}, bar=bar)
         for event, element in records:
             if event == "start":
-                if etree.QName(element).localname != "sdnList":
+                if local_name(element) != "sdnList":
                     raise ListFormatError(f"{path.name} is not an sdnList document")
-            elif etree.QName(element).localname == "publshInformation":
+            elif local_name(element) == "publshInformation":
                 _read_header(element, header)
             else:
                 yield _entry(element)
-
-
-def _text(element, path: str) -> str:
-    found = element.find(path)
-    return " ".join(found.text.split()) if found is not None and found.text else ""
 
 
 def _all(element, path: str):
@@ -91,8 +84,8 @@ def _all(element, path: str):
 
 
 def _read_header(element, header: Header) -> None:
-    published = _text(element, "{*}Publish_Date")
-    count = _text(element, "{*}Record_Count")
+    published = text(element, "{*}Publish_Date")
+    count = text(element, "{*}Record_Count")
     try:
         if published:
             header.published_on = datetime.datetime.strptime(published, "%m/%d/%Y").date()
@@ -105,17 +98,17 @@ def _read_header(element, header: Header) -> None:
 
 
 def _entry(element) -> Entry:
-    number = _text(element, "{*}uid")
-    last, first = _text(element, "{*}lastName"), _text(element, "{*}firstName")
+    number = text(element, "{*}uid")
+    last, first = text(element, "{*}lastName"), text(element, "{*}firstName")
     name = f"{last}, {first}" if last and first else last or first
     if not number or not name:
         raise ListFormatError(f"an sdnEntry without uid or name (uid {number!r})")
-    entry_type = _text(element, "{*}sdnType").lower() or "entity"
+    entry_type = text(element, "{*}sdnType").lower() or "entity"
     identifiers = [("ofac", number, "", "")]
     target_type = ""
     for id_element in _all(element, "{*}idList/{*}id"):
-        id_type, value = _text(id_element, "{*}idType"), _text(id_element, "{*}idNumber")
-        country = _text(id_element, "{*}idCountry")
+        id_type, value = text(id_element, "{*}idType"), text(id_element, "{*}idNumber")
+        country = text(id_element, "{*}idCountry")
         if id_type == "Target Type":
             target_type = value
         elif id_type in _ID_SCHEMES and value:
@@ -126,22 +119,22 @@ def _entry(element) -> Entry:
             identifiers.append((scheme, value, country_code(country) or "", note))
     aliases = []
     for aka in _all(element, "{*}akaList/{*}aka"):
-        aka_last, aka_first = _text(aka, "{*}lastName"), _text(aka, "{*}firstName")
+        aka_last, aka_first = text(aka, "{*}lastName"), text(aka, "{*}firstName")
         aka_name = f"{aka_last}, {aka_first}" if aka_last and aka_first else aka_last or aka_first
-        kind = _ALIAS_KINDS.get(_text(aka, "{*}type"), AliasKind.AKA)
-        if _text(aka, "{*}category") == "weak":
+        kind = _ALIAS_KINDS.get(text(aka, "{*}type"), AliasKind.AKA)
+        if text(aka, "{*}category") == "weak":
             kind = AliasKind.WEAK
         if aka_name:
             aliases.append((aka_name, kind))
     countries = [
-        _text(place, "{*}country")
+        text(place, "{*}country")
         for place in (
             *_all(element, "{*}addressList/{*}address"),
             *_all(element, "{*}nationalityList/{*}nationality"),
             *_all(element, "{*}citizenshipList/{*}citizenship"),
         )
     ]
-    countries.append(_text(element, "{*}vesselInfo/{*}vesselFlag"))
+    countries.append(text(element, "{*}vesselInfo/{*}vesselFlag"))
     return Entry(
         number=number,
         name=name,

@@ -30,6 +30,12 @@ def local_name(element) -> str:
     return etree.QName(element).localname
 
 
+def text(element, path: str) -> str:
+    """The text of the first element at `path`, its whitespace collapsed; "" if none."""
+    found = element.find(path)
+    return " ".join(found.text.split()) if found is not None and found.text else ""
+
+
 def iter_records(path: Path, tags: set[str], *, bar=None) -> Iterator[tuple[str, object]]:
     """("start", root) first, then ("end", element) for each element whose local name is
     in `tags`. Each element is cleared once the caller moves on."""

@@ -23,7 +23,7 @@ from .lists import (
     organisation_kind,
     progress_bar,
 )
-from .safe_xml import iter_records
+from .safe_xml import iter_records, text
 
 FORMAT = "un-xml"
 _NAME_PARTS = ("FIRST_NAME", "SECOND_NAME", "THIRD_NAME", "FOURTH_NAME")
@@ -63,11 +63,6 @@ def read(path: Path, header: Header, *, progress: bool = False) -> Iterator[Entr
                 yield _entry(element)
 
 
-def _text(element, path: str) -> str:
-    found = element.find(path)
-    return " ".join(found.text.split()) if found is not None and found.text else ""
-
-
 def _texts(element, path: str) -> list[str]:
     return [" ".join(e.text.split()) for e in element.iterfind(path) if e.text and e.text.strip()]
 
@@ -81,24 +76,24 @@ def _date(value: str) -> datetime.date | None:
 
 def _entry(element) -> Entry:
     individual = element.tag == "INDIVIDUAL"
-    number = _text(element, "REFERENCE_NUMBER")
-    name = " ".join(part for part in (_text(element, p) for p in _NAME_PARTS) if part)
+    number = text(element, "REFERENCE_NUMBER")
+    name = " ".join(part for part in (text(element, p) for p in _NAME_PARTS) if part)
     if not number or not name:
         raise ListFormatError(f"a {element.tag} without REFERENCE_NUMBER or name ({number!r})")
     prefix = "INDIVIDUAL" if individual else "ENTITY"
     aliases = []
     for alias in element.iterfind(f"{prefix}_ALIAS"):
-        alias_name = _text(alias, "ALIAS_NAME")
+        alias_name = text(alias, "ALIAS_NAME")
         if alias_name:
-            quality = _text(alias, "QUALITY").lower()
+            quality = text(alias, "QUALITY").lower()
             aliases.append((alias_name, _ALIAS_KINDS.get(quality, AliasKind.AKA)))
-    original = _text(element, "NAME_ORIGINAL_SCRIPT")
+    original = text(element, "NAME_ORIGINAL_SCRIPT")
     if original:
         aliases.append((original, AliasKind.ORIGINAL))
     identifiers = [("un", number, "", "")]
     for document in element.iterfind("INDIVIDUAL_DOCUMENT"):
-        if _text(document, "TYPE_OF_DOCUMENT").lower() == "passport":
-            value, country = _text(document, "NUMBER"), _text(document, "ISSUING_COUNTRY")
+        if text(document, "TYPE_OF_DOCUMENT").lower() == "passport":
+            value, country = text(document, "NUMBER"), text(document, "ISSUING_COUNTRY")
             note = f"UN list: passport {value}" + (f" ({country})" if country else "")
             identifiers.append(("passport", value, country_code(country) or "", note))
     countries = _texts(element, "NATIONALITY/VALUE") + _texts(element, f"{prefix}_ADDRESS/COUNTRY")
@@ -107,10 +102,10 @@ def _entry(element) -> Entry:
         name=name,
         entry_type="individual" if individual else "entity",
         kind=EntityKind.PERSON if individual else organisation_kind(name),
-        programs=[_text(element, "UN_LIST_TYPE")] if _text(element, "UN_LIST_TYPE") else [],
+        programs=[text(element, "UN_LIST_TYPE")] if text(element, "UN_LIST_TYPE") else [],
         raw={"xml": etree.tostring(element, encoding="unicode")},
         aliases=aliases,
         identifiers=identifiers,
         countries=[code for code in map(country_code, countries) if code],
-        listed_on=_date(_text(element, "LISTED_ON")),
+        listed_on=_date(text(element, "LISTED_ON")),
     )

@@ -14,7 +14,7 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.core.management import CommandError, call_command
 
-from sanctions.importers import lists, ofac_csv, ofac_xml, un_xml
+from sanctions.importers import IMPORTERS, lists, ofac_csv, ofac_xml, un_xml
 from sanctions.models import (
     Action,
     ActionKind,
@@ -34,7 +34,7 @@ from sanctions.models import (
     ProposedAction,
     SourceKind,
 )
-from sanctions.search import match_names
+from sanctions.search import index_names, match_names
 
 from .factories import make_action, make_authority, make_entity
 
@@ -320,19 +320,14 @@ def test_a_run_that_fails_midway_changes_nothing_and_records_why(tmp_path):
 
 
 @pytestmark_db
-def test_import_list_dispatches_ftm_to_its_importer_lazily(monkeypatch, tmp_path):
-    import sys
-    import types
-
+def test_import_list_dispatches_ftm_to_its_importer(monkeypatch, tmp_path):
     calls = []
 
     def import_ftm(path, *, stdout, progress=True):
         calls.append((path, progress))
         return {"created": 2, "updated": 1, "skipped": 0}
 
-    monkeypatch.setitem(
-        sys.modules, "sanctions.importers.ftm", types.SimpleNamespace(import_ftm=import_ftm)
-    )
+    monkeypatch.setitem(IMPORTERS, "ftm", import_ftm)
     data = tmp_path / "entities.ftm.json"
     data.write_text("{}\n")
 
@@ -388,6 +383,23 @@ def test_an_entity_is_matched_by_its_normalised_name_when_only_one_bears_it():
     assert ListEntry.objects.get(number="45717").entity not in twins  # ambiguous: a new one
     assert ListEntry.objects.get(number="25312").entity != parnia
     assert ListEntry.objects.get(number="25312").entity.kind == EntityKind.VESSEL
+
+
+@pytestmark_db
+def test_a_person_is_matched_by_the_words_of_a_name_or_alias_in_any_order():
+    dodik = make_entity(name="Igor Dodik", kind=EntityKind.PERSON)
+    ghoreishi = make_entity(name="Hojatollah Ghoreishi", kind=EntityKind.PERSON)
+    ghoreishi.aliases.create(name="Seyed Hojatollah Ghoreishi", kind=AliasKind.AKA)
+    index_names(entity_ids=[ghoreishi.pk])  # as the admin does after saving aliases
+    longer = make_entity(name="Gorica Dodik Jovanovic", kind=EntityKind.PERSON)
+    company = make_entity(name="Ghassem Damavandian", kind=EntityKind.COMPANY)
+
+    import_list("ofac-sdn-csv", OFAC / "sdn_2023-10-20_slice.csv")
+
+    assert ListEntry.objects.get(number="44802").entity == dodik  # "DODIK, Igor"
+    assert ListEntry.objects.get(number="39096").entity == ghoreishi
+    assert ListEntry.objects.get(number="44803").entity != longer  # "DODIK, Gorica"
+    assert ListEntry.objects.get(number="40416").entity != company  # a person's name
 
 
 @pytestmark_db

@@ -81,6 +81,16 @@ def test_a_transient_failure_is_left_for_a_retry(monkeypatch):
     assert not ImportRun.objects.exists()
 
 
+def test_a_list_of_an_unknown_format_is_refused_before_its_download(monkeypatch, settings):
+    settings.SANCTIONS_LIST_URLS = {ListName.UN_CONSOLIDATED: ("un-json", URL)}
+    fake = FakeFetch()
+    monkeypatch.setattr(tasks, "fetch", fake)
+
+    with pytest.raises(ValueError, match="unknown format 'un-json'"):
+        tasks.import_list_url(ListName.UN_CONSOLIDATED)
+    assert fake.calls == []
+
+
 def test_refresh_lists_queues_one_download_per_configured_list(monkeypatch, settings):
     settings.SANCTIONS_LIST_URLS = {
         ListName.OFAC_SDN: ("ofac-sdn-csv", URL),

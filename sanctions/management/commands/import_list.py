@@ -1,23 +1,15 @@
 """Import an official list: python manage.py import_list FORMAT FILE... [--force]."""
 
 import datetime
-import importlib
 import sys
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from sanctions.importers import IMPORTERS
 from sanctions.importers.lists import ImportFailed, ListFormatError
 from sanctions.models import ChangeKind, ListName
 
-# FORMAT -> (module, function). Modules load on use, so one format's missing
-# dependency cannot break the others.
-IMPORTERS = {
-    "ofac-sdn-csv": ("sanctions.importers.ofac_csv", "import_csv"),
-    "ofac-xml": ("sanctions.importers.ofac_xml", "import_xml"),
-    "un-xml": ("sanctions.importers.un_xml", "import_xml"),
-    "ftm": ("sanctions.importers.ftm", "import_ftm"),
-}
 OFAC_LISTS = {"sdn": ListName.OFAC_SDN, "consolidated": ListName.OFAC_CONSOLIDATED}
 
 
@@ -48,7 +40,7 @@ class Command(BaseCommand):
             dest="ofac_list",
             choices=sorted(OFAC_LISTS),
             help="Which OFAC list the file is (default: consolidated if its name starts"
-            " with 'cons', else sdn).",
+            " with 'cons' or contains 'consolidated', else sdn).",
         )
         parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
 
@@ -56,8 +48,7 @@ class Command(BaseCommand):
         for path in files:
             if not path.is_file():
                 raise CommandError(f"{path}: no such file")
-        module, name = IMPORTERS[format]
-        importer = getattr(importlib.import_module(module), name)
+        importer = IMPORTERS[format]
         progress = not no_progress and options["verbosity"] > 0 and sys.stderr.isatty()
         if format == "ftm":
             for path in files:
