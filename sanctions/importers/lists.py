@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pghistory
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from followthemoney.types import registry
 from tqdm import tqdm
@@ -466,8 +466,9 @@ class _Import:
         """(entity id, name key, entity kind) of the search names (EntityName: primary names
         and aliases, keyed by ``name_key``) that may have one of the wanted match keys.
 
-        Only those names are read, through the indexes: a person's by its words, whatever
-        their order (``match_key`` sorts them), the others' by the whole key. The names
+        Only those names are read, through the indexes: persons' by a word of theirs
+        (``match_key`` sorts their words, so the order is not known), the others' by the
+        whole key. The names
         are as ``index_names`` last left them, which whatever writes names calls.
         """
         # Entities holding an identifier of this list are other entries of it, not candidates.
@@ -479,13 +480,13 @@ class _Import:
         others = sorted({key for sort, key in wanted if sort != EntityKind.PERSON})
         fields = ("entity_id", "key", "entity__kind")
         for i in range(0, len(persons), NAME_LOOKUP_BATCH):
-            # Names having the same words, as many of them: the words index finds those
-            # having them all, the length leaves out longer names.
-            having = Q()
-            for key in persons[i : i + NAME_LOOKUP_BATCH]:
-                words = key.split()
-                having |= Q(words__contains=words, words__len=len(words))
-            yield from names.filter(having, entity__kind=EntityKind.PERSON).values_list(*fields)
+            # Names having the longest word of a wanted key (the likeliest to be rare), in
+            # one scan of the words index; the caller compares the sorted words.
+            longest = sorted(
+                {max(key.split(), key=len) for key in persons[i : i + NAME_LOOKUP_BATCH]}
+            )
+            person_names = names.filter(words__overlap=longest, entity__kind=EntityKind.PERSON)
+            yield from person_names.values_list(*fields)
         for i in range(0, len(others), NAME_LOOKUP_BATCH):
             batch = names.filter(key__in=others[i : i + NAME_LOOKUP_BATCH])
             yield from batch.exclude(entity__kind=EntityKind.PERSON).values_list(*fields)
