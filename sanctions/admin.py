@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 from pghistory.models import MiddlewareEvents
 
@@ -30,6 +31,7 @@ from .models import (
     FetchStatus,
     Identifier,
     ImportRun,
+    IncompleteAction,
     LegalBasis,
     LinkCheck,
     ListChange,
@@ -101,7 +103,17 @@ class TrackedAdmin(admin.ModelAdmin):
 class DesignationInline(admin.TabularInline):
     model = Designation
     autocomplete_fields = ["entity", "legal_basis"]
-    fields = ["position", "entity", "role", "name_as_listed", "reason", "legal_basis", "measures"]
+    fields = [
+        "position",
+        "entity",
+        "role",
+        "name_as_listed",
+        "reason",
+        "legal_basis",
+        "measures",
+        "regime",
+        "ends_on",
+    ]
     extra = 1
 
 
@@ -125,24 +137,54 @@ class ActionAdmin(TrackedAdmin):
     list_filter = ["status", "kind", "authority", "legal_bases", "programs", "announced_on"]
     search_fields = ["title", "summary", "reference", "designations__entity__name"]
     date_hierarchy = "announced_on"
-    autocomplete_fields = ["authority", "legal_bases", "programs"]
-    readonly_fields = ["status", "published_at", "created_at", "updated_at", "pasted_urls"]
+    autocomplete_fields = ["authority", "other_authorities", "legal_bases", "programs"]
+    readonly_fields = [
+        "status",
+        "published_at",
+        "created_at",
+        "updated_at",
+        "pasted_urls",
+        "publication_checks",
+    ]
     fieldsets = [
         (
             None,
             {
                 "fields": [
                     "title",
-                    ("kind", "authority"),
-                    "legal_bases",
+                    ("kind", "regime"),
+                    ("authority", "other_authorities"),
+                    ("legal_bases", "legal_basis_not_stated"),
                     "programs",
                     "subject_countries",
                 ]
             },
         ),
-        ("Dates", {"fields": [("announced_on", "effective_on", "gazetted_on")]}),
-        ("Description", {"fields": ["summary", "document_numbers", "notes", "reference"]}),
-        ("Publication", {"fields": [("status", "published_at"), ("created_at", "updated_at")]}),
+        ("Dates", {"fields": [("announced_on", "effective_on", "gazetted_on", "ends_on")]}),
+        (
+            "Description",
+            {
+                "fields": [
+                    "summary",
+                    "document_numbers",
+                    "announced_entity_count",
+                    "notes",
+                    "source_unconfirmed",
+                    "reference",
+                ]
+            },
+        ),
+        ("For editors only", {"fields": ["editor_notes"]}),
+        (
+            "Publication",
+            {
+                "fields": [
+                    "publication_checks",
+                    ("status", "published_at"),
+                    ("created_at", "updated_at"),
+                ]
+            },
+        ),
         ("News coverage", {"fields": ["pasted_urls"]}),
     ]
     inlines = [DesignationInline, SourceInline, CoverageInline]
@@ -160,6 +202,15 @@ class ActionAdmin(TrackedAdmin):
     def pasted_urls(self, obj):
         return pasted_urls_summary(obj)
 
+    @admin.display(description="checks before publishing")
+    def publication_checks(self, obj):
+        if obj.pk is None:
+            return "Save the action first."
+        problems = obj.publication_problems()
+        if not problems:
+            return "Complete: nothing is missing for publication."
+        return format_html_join(mark_safe("<br>"), "Missing: {}", ((p,) for p in problems))
+
     def has_publish_permission(self, request):
         return request.user.has_perm("sanctions.publish_action")
 
@@ -176,10 +227,15 @@ class ActionAdmin(TrackedAdmin):
 
     @admin.action(permissions=["publish"], description="Publish selected actions")
     def publish(self, request, queryset):
-        actions = list(queryset.filter(status=ActionStatus.DRAFT))
-        for action in actions:
-            action.publish()
-        self.message_user(request, f"Published {len(actions)} action(s).", messages.SUCCESS)
+        published = 0
+        for action in queryset.filter(status=ActionStatus.DRAFT):
+            try:
+                action.publish()
+            except IncompleteAction as refused:
+                self.message_user(request, refused.message, messages.ERROR)
+            else:
+                published += 1
+        self.message_user(request, f"Published {published} action(s).", messages.SUCCESS)
 
     @admin.action(permissions=["publish"], description="Unpublish selected actions (back to draft)")
     def unpublish(self, request, queryset):
@@ -322,7 +378,7 @@ class ArticleCoverageInline(admin.TabularInline):
 @admin.register(Article)
 class ArticleAdmin(TrackedAdmin):
     list_display = ["headline", "outlet", "published_on", "language"]
-    list_filter = ["outlet", "language", "published_on"]
+    list_filter = ["outlet", "language", "published_on", "is_copy", "headline_from_url"]
     search_fields = ["headline", "url", "outlet__name"]
     date_hierarchy = "published_on"
     autocomplete_fields = ["outlet", "entities"]

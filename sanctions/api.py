@@ -5,6 +5,7 @@ Only published actions are public, and entities and articles only through them
 with the FilterSets of the web pages, so a query string means the same on both.
 """
 
+import datetime
 import hashlib
 
 import pghistory.models
@@ -15,7 +16,12 @@ from django.utils.cache import get_conditional_response, patch_cache_control
 from django.utils.http import http_date, quote_etag
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
 from rest_framework import pagination, routers, serializers, viewsets
 from rest_framework.exceptions import ValidationError
 
@@ -27,6 +33,7 @@ from .models import (
     Authority,
     Coverage,
     Designation,
+    Effect,
     Entity,
     Identifier,
     LegalBasis,
@@ -54,6 +61,7 @@ def entity_queryset():
     published = (
         Designation.objects.published()
         .select_related("action__authority", "legal_basis")
+        .prefetch_related("action__other_authorities")
         .order_by("action__announced_on", "action_id")
     )
     return visible.prefetch_related(
@@ -171,12 +179,16 @@ class ActionRefSerializer(serializers.ModelSerializer):
         fields = ["id", "title", "kind", "authority", "announced_on", "html_url"]
 
 
+# What a reader should know of an article's provenance, wherever an article is shown.
+ARTICLE_PROVENANCE = ["is_copy", "headline_from_url", "notes"]
+
+
 class ArticleRefSerializer(serializers.ModelSerializer):
     outlet = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
 
     class Meta:
         model = Article
-        fields = ["id", "headline", "url", "outlet", "published_on"]
+        fields = ["id", "headline", "url", "outlet", "published_on", *ARTICLE_PROVENANCE]
 
 
 class DesignationSerializer(serializers.ModelSerializer):
@@ -190,7 +202,16 @@ class DesignationSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Designation
-        fields = ["entity", "role", "name_as_listed", "reason", "legal_basis", "measures"]
+        fields = [
+            "entity",
+            "role",
+            "name_as_listed",
+            "reason",
+            "legal_basis",
+            "measures",
+            "regime",
+            "ends_on",
+        ]
 
 
 class SourceSerializer(serializers.ModelSerializer):
@@ -221,6 +242,17 @@ class CoverageSerializer(serializers.ModelSerializer):
 class ActionSerializer(serializers.ModelSerializer):
     html_url = PageURLField()
     authority = AuthorityRefSerializer()
+    other_authorities = AuthorityRefSerializer(
+        many=True, help_text="Other authorities that made the announcement jointly."
+    )
+    recorded_entity_count = serializers.IntegerField(
+        read_only=True, help_text="Entities recorded as listed, removed, amended or identified."
+    )
+    partial = serializers.BooleanField(
+        source="is_partial",
+        read_only=True,
+        help_text="The announcement names more entities than are recorded.",
+    )
     legal_bases = LegalBasisRefSerializer(many=True)
     programs = ProgramRefSerializer(many=True)
     designations = DesignationSerializer(many=True)
@@ -235,15 +267,23 @@ class ActionSerializer(serializers.ModelSerializer):
             "html_url",
             "title",
             "kind",
+            "regime",
             "authority",
+            "other_authorities",
             "legal_bases",
+            "legal_basis_not_stated",
             "programs",
             "announced_on",
             "effective_on",
             "gazetted_on",
+            "ends_on",
             "document_numbers",
             "summary",
             "notes",
+            "source_unconfirmed",
+            "announced_entity_count",
+            "recorded_entity_count",
+            "partial",
             "designations",
             "sources",
             "coverage",
@@ -291,8 +331,30 @@ class EntityActionSerializer(serializers.ModelSerializer):
         fields = ["action", "role", "name_as_listed", "reason", "legal_basis", "measures"]
 
 
+class StatusLineSerializer(serializers.Serializer):
+    regime = serializers.CharField(help_text="The list or measures regime, e.g. ofac_sdn.")
+    regime_label = serializers.CharField()
+    status = serializers.ChoiceField(choices=Effect.choices)
+    since = serializers.DateField()
+    until = serializers.DateField(
+        allow_null=True, help_text="Scheduled end of a listing in force, where known."
+    )
+    action = ActionRefSerializer(help_text="The action that set this status.")
+    authorities = serializers.SerializerMethodField(
+        help_text="Slugs of the authorities that acted."
+    )
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_authorities(self, line):
+        return [authority.slug for authority in line.authorities]
+
+
 class EntitySerializer(serializers.ModelSerializer):
     html_url = PageURLField()
+    status = serializers.SerializerMethodField(
+        help_text="Standing under each regime on ?as_of=YYYY-MM-DD (default today), derived"
+        " from the published actions."
+    )
     aliases = AliasSerializer(many=True)
     identifiers = IdentifierSerializer(many=True)
     relations = RelationSerializer(
@@ -319,9 +381,16 @@ class EntitySerializer(serializers.ModelSerializer):
             "identifiers",
             "relations",
             "inverse_relations",
+            "status",
             "actions",
             "updated_at",
         ]
+
+    @extend_schema_field(StatusLineSerializer(many=True))
+    def get_status(self, entity):
+        as_of = self.context.get("as_of") or datetime.date.today()
+        lines = entity.status_on(as_of, entity.published_designations)
+        return StatusLineSerializer(lines, many=True).data
 
 
 class ArticleCoverageSerializer(serializers.ModelSerializer):
@@ -345,6 +414,7 @@ class ArticleSerializer(serializers.ModelSerializer):
             "headline",
             "outlet",
             "published_on",
+            *ARTICLE_PROVENANCE,
             "author",
             "language",
             "excerpt",
@@ -458,6 +528,11 @@ _ACTION_FILTERS = [
     ),
     OpenApiParameter("date_from", OpenApiTypes.DATE, description="Announced on or after."),
     OpenApiParameter("date_to", OpenApiTypes.DATE, description="Announced on or before."),
+    OpenApiParameter(
+        "partial",
+        OpenApiTypes.BOOL,
+        description="true: actions recording fewer entities than their announcement names.",
+    ),
 ]
 
 
@@ -475,6 +550,11 @@ class ActionViewSet(ReadOnlyViewSet):
         return action_queryset()
 
 
+_AS_OF = OpenApiParameter(
+    "as_of", OpenApiTypes.DATE, description="The date `status` is given for (default today)."
+)
+
+
 @extend_schema_view(
     list=extend_schema(
         summary="Entities named in published actions, by name",
@@ -486,9 +566,10 @@ class ActionViewSet(ReadOnlyViewSet):
                 description="ISO 3166-1 alpha-2 code, e.g. PK.",
                 pattern=COUNTRY_PATTERN,
             ),
+            _AS_OF,
         ],
     ),
-    retrieve=extend_schema(summary="One entity"),
+    retrieve=extend_schema(summary="One entity", parameters=[_AS_OF]),
 )
 class EntityViewSet(ReadOnlyViewSet):
     """Entities with their names, identifiers, relations and published actions."""
@@ -498,6 +579,14 @@ class EntityViewSet(ReadOnlyViewSet):
 
     def get_queryset(self):
         return entity_queryset()
+
+    def get_serializer_context(self):
+        value = self.request.query_params.get("as_of", "") if self.request else ""
+        try:
+            as_of = datetime.date.fromisoformat(value) if value else None
+        except ValueError:
+            raise ValidationError({"as_of": ["Give a date as YYYY-MM-DD."]}) from None
+        return {**super().get_serializer_context(), "as_of": as_of}
 
 
 _ARTICLE_QUERY = OpenApiParameter(

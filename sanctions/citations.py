@@ -52,7 +52,8 @@ def record(obj: Action | Entity) -> Record:
     """The title, date and stable key of an action or an entity."""
     if isinstance(obj, Action):
         date = obj.announced_on
-        title = f"{obj.title} ({obj.authority.name}, {long_date(date)})"
+        names = " and ".join(authority.name for authority in obj.authorities)
+        title = f"{obj.title} ({names}, {long_date(date)})"
     elif isinstance(obj, Entity):
         latest = Action.objects.published().filter(designations__entity=obj)
         date = latest.aggregate(date=Max("announced_on"))["date"]

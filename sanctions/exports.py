@@ -21,6 +21,7 @@ import hashlib
 import itertools
 import json
 import tempfile
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -52,6 +53,7 @@ from .models import (
     Identifier,
     Relation,
     Source,
+    StatusHistory,
 )
 
 CHUNK_SIZE = 2000  # rows fetched per round trip; memory is bounded by this, not the total
@@ -133,6 +135,7 @@ def action_chunks(actions: QuerySet) -> Iterator[list[dict]]:
             "legal_basis__name",
             "measures",
             "reason",
+            "pk",
         )
     )
     rows = actions.order_by("pk").values(
@@ -212,7 +215,17 @@ ACTION_COLUMNS = [
     ("gazetted_on", "a.gazetted_on", "Federal Register / Official Journal date, where known."),
     ("authority", "au.slug", "The acting authority's slug (the `authority` filter)."),
     ("authority_name", _text("au.name"), "The acting authority's name."),
+    (
+        "other_authorities",
+        _list("cited.other_authorities"),
+        "Slugs of the authorities that made the announcement jointly.",
+    ),
     ("kind", "a.kind", "What the action does: designation, delisting, entity_list_addition..."),
+    (
+        "regime",
+        "coalesce(nullif(d.regime, ''), a.regime)",
+        "The list or measures regime acted on: ofac_sdn, bis_entity_list, inksna, missile...",
+    ),
     ("title", _text("a.title"), "The action's title."),
     ("legal_bases", _list("cited.legal_bases"), "Slugs of the instruments the action cites."),
     ("programs", _list("cited.programs"), "Program codes, e.g. NPWMD."),
@@ -228,6 +241,16 @@ ACTION_COLUMNS = [
     ("designation_legal_basis", "dlb.slug", "This designation's own legal basis, if it differs."),
     ("measures", _text("d.measures"), "The measures the announcement names for this entity."),
     ("reason", _text("d.reason"), "The conduct the announcement gives."),
+    (
+        "ends_on",
+        "coalesce(d.ends_on, a.ends_on)",
+        "Scheduled end of the measures, where set; not in force from that day.",
+    ),
+    (
+        "announced_entity_count",
+        "a.announced_entity_count",
+        "How many entities the announcement names, where more than are recorded.",
+    ),
 ]
 
 ACTIONS_SQL = """
@@ -243,7 +266,10 @@ SELECT {columns}
                     WHERE x.action_id = a.id ORDER BY p.code) AS programs,
              ARRAY(SELECT s.url FROM sanctions_source s
                     WHERE s.action_id = a.id AND s.url <> ''
-                    ORDER BY s.published_on, s.id) AS source_urls
+                    ORDER BY s.published_on, s.id) AS source_urls,
+             ARRAY(SELECT o.slug FROM sanctions_action_other_authorities x
+                     JOIN sanctions_authority o ON o.id = x.authority_id
+                    WHERE x.action_id = a.id ORDER BY o.slug) AS other_authorities
       OFFSET 0  -- computed once per action, not once per designation
   ) AS cited
   LEFT JOIN sanctions_designation d ON d.action_id = a.id
@@ -379,8 +405,9 @@ def ftm_records(actions: QuerySet) -> Iterator[list[dict]]:
         ]
 
     for chunk in action_chunks(actions):
+        periods = listing_periods({d[0] for action in chunk for d in action["designations"]})
         yield [
-            ftm.sanction_record(action, designation)
+            ftm.sanction_record(action, designation, periods.get(designation[-1]))
             for action in chunk
             for designation in action["designations"]
         ]
@@ -425,6 +452,39 @@ def ftm_records(actions: QuerySet) -> Iterator[list[dict]]:
             for entity, entity_ref in mentioned.take(article["pk"]):
                 records.append(ftm.mention_record(id, ftm.entity_id(entity, entity_ref)))
         yield records
+
+
+def listing_periods(entity_ids) -> dict[int, tuple]:
+    """For each published designation that listed one of these entities: when its listing
+    took effect and when it stopped, as ``Entity.status_on`` derives them."""
+    designations = defaultdict(list)
+    rows = (
+        Designation.objects.published()
+        .filter(entity_id__in=entity_ids)
+        .select_related("action")
+        .only(*STATUS_FIELDS)
+    )
+    for designation in rows.iterator(chunk_size=CHUNK_SIZE):
+        designations[designation.entity_id].append(designation)
+    periods = {}
+    for rows in designations.values():
+        periods.update(StatusHistory.walk(rows).periods)
+    return periods
+
+
+# What deriving a status reads of a designation and its action.
+STATUS_FIELDS = [
+    "entity_id",
+    "role",
+    "regime",
+    "ends_on",
+    "action__status",
+    "action__kind",
+    "action__regime",
+    "action__announced_on",
+    "action__effective_on",
+    "action__ends_on",
+]
 
 
 def ftm_jsonl(actions: QuerySet) -> Iterator[tuple[bytes, int]]:

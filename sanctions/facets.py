@@ -16,11 +16,20 @@ import threading
 from dataclasses import dataclass
 
 import numpy as np
-from django.db.models import Max
+from django.db.models import Case, F, Max, Value, When
+from django.db.models.lookups import GreaterThan
 from django.http import QueryDict
 
 from .filters import ActionFilter, country_name
-from .models import Action, ActionKind, ActionsChange, Authority, LegalBasis, Program
+from .models import (
+    Action,
+    ActionKind,
+    ActionsChange,
+    Authority,
+    LegalBasis,
+    Program,
+    recorded_entities,
+)
 
 # How many text queries' matches an index keeps (a bit per action each).
 TEXT_QUERIES_KEPT = 64
@@ -63,9 +72,15 @@ class ActionIndex:
         self._matching_lock = threading.Lock()
         published = Action.objects.published()
         rows = list(
-            published.order_by("-announced_on", "-pk").values_list(
-                "pk", "authority_id", "kind", "announced_on", "countries"
+            published.order_by("-announced_on", "-pk")
+            # Counted only for the few actions that state how many entities they name.
+            .annotate(
+                partial=Case(
+                    When(announced_entity_count__isnull=True, then=Value(False)),
+                    default=GreaterThan(F("announced_entity_count"), recorded_entities()),
+                )
             )
+            .values_list("pk", "authority_id", "kind", "announced_on", "countries", "partial")
         )
         legal_bases = list(
             Action.legal_bases.through.objects.filter(action__in=published).values_list(
@@ -97,6 +112,7 @@ class ActionIndex:
         self.kinds = _Codes(ActionKind.values)
         self.kind = self.kinds.encode(row[2] for row in rows)
         self.day = np.fromiter((row[3].toordinal() for row in rows), dtype=np.int32)
+        self.partial = np.fromiter((bool(row[5]) for row in rows), dtype=bool, count=self.size)
         years = [row[3].year for row in rows]
         self.years = _Codes(range(min(years, default=0), max(years, default=-1) + 1))
         self.year = self.years.encode(years)
@@ -156,6 +172,8 @@ class ActionIndex:
             masks["date_from"] = self.day >= cleaned["date_from"].toordinal()
         if cleaned.get("date_to"):
             masks["date_to"] = self.day <= cleaned["date_to"].toordinal()
+        if cleaned.get("partial") is not None:
+            masks["partial"] = self.partial == cleaned["partial"]
         if cleaned.get("legal_basis"):
             masks["legal_basis"] = self._linked("legal_basis", cleaned["legal_basis"].pk)
         if cleaned.get("program"):

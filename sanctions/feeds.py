@@ -33,6 +33,7 @@ FILTER_WORDS = {
     "kind": "kind",
     "date_from": "from",
     "date_to": "to",
+    "partial": "partial records",
 }
 
 # XML 1.0 cannot carry these; one pasted into a title would break every feed listing it.

@@ -2,7 +2,7 @@
 
 import django_filters
 from django import forms
-from django.db.models import Q
+from django.db.models import F, Q
 from followthemoney.types import registry
 
 from .models import (
@@ -15,6 +15,7 @@ from .models import (
     EntityName,
     LegalBasis,
     Program,
+    recorded_entities,
 )
 from .search import name_key, search_entities, text_query
 
@@ -34,6 +35,26 @@ class CountryField(forms.CharField):
 
 class CountryFilter(django_filters.CharFilter):
     field_class = CountryField
+
+
+class TrueFalseField(forms.CharField):
+    """``true`` or ``false``, as the API documents a boolean; anything else is refused
+    rather than read as "not given"."""
+
+    VALUES = {"true": True, "false": False}
+    widget = forms.Select(choices=[("", "Any"), ("true", "Yes"), ("false", "No")])
+
+    def clean(self, value):
+        value = super().clean(value)
+        if not value:
+            return None
+        if value.strip().lower() not in self.VALUES:
+            raise forms.ValidationError("Use true or false.")
+        return self.VALUES[value.strip().lower()]
+
+
+class TrueFalseFilter(django_filters.BooleanFilter):
+    field_class = TrueFalseField
 
 
 class KeyChoiceField(django_filters.fields.ModelChoiceField):
@@ -85,6 +106,12 @@ class ActionFilter(django_filters.FilterSet):
     date_to = django_filters.DateFilter(
         field_name="announced_on", lookup_expr="lte", label="To", widget=_date_widget()
     )
+    partial = TrueFalseFilter(
+        method="filter_partial",
+        label="Partial records",
+        help_text="true: actions whose announcement names more entities than are recorded;"
+        " false: the others.",
+    )
 
     class Meta:
         model = Action
@@ -105,6 +132,13 @@ class ActionFilter(django_filters.FilterSet):
     def filter_country(self, queryset, name, value):
         """Actions addressing that country's programs or concerning one of its entities."""
         return queryset.filter(countries__contains=[value])
+
+    def filter_partial(self, queryset, name, value):
+        """Actions recording fewer entities than their announcement names (or the others)."""
+        partial = Q(announced_entity_count__gt=F("recorded_entities"))
+        return queryset.alias(recorded_entities=recorded_entities()).filter(
+            partial if value else ~partial | Q(announced_entity_count__isnull=True)
+        )
 
 
 class EntityFilter(django_filters.FilterSet):

@@ -11,7 +11,9 @@ the same tables, so that export → import → export gives the same records:
   UnknownLink, the kind's label as role;
 - Designation → Sanction: authority, country (the authority's jurisdiction), program,
   provisions (the measures, and "Legal basis: <name>" per legal basis), reason,
-  listingDate (announced), startDate (effective), date (gazetted), authorityId
+  for a listing listingDate (announced), startDate (effective), endDate (when the
+  listing stopped, as the entity's status derives it) and date (gazetted), for other
+  designations date (announced; a removal's endDate is its effect), authorityId
   (document numbers), sourceUrl (confirmed official sources), recordId (the action's
   key, which regroups an action's Sanctions), summary (the action's title), status
   (the action kind's and the role's labels), namesMentioned (the name as listed);
@@ -39,6 +41,7 @@ from .models import (
     IdentifierScheme,
     Jurisdiction,
     RelationKind,
+    designation_effect,
 )
 
 SCHEMA_BY_KIND = {
@@ -140,13 +143,35 @@ def entity_records(entity: dict) -> Iterator[dict]:
         )
 
 
-def sanction_record(action: dict, designation: tuple) -> dict:
-    """One designation as a Sanction; `action` and `designation` as exports.action_chunks."""
-    entity_pk, reference, role, name_as_listed, basis_name, measures, reason = designation
+def sanction_record(action: dict, designation: tuple, period: tuple | None) -> dict:
+    """One designation as a Sanction; `action` and `designation` as exports.action_chunks.
+
+    `period` is when the listing this designation made was in force (start, end or None),
+    as ``Entity.status_on`` derives it; None for a designation that listed nothing. Only
+    a listing has a listingDate and a startDate; its endDate is when it stopped (lifted,
+    waived or expired), so reading the Sanctions gives the status the site shows. A
+    removal ends on the day it took effect; a designation that changes nothing (an entity
+    named, an entry amended) carries the announcement's date and no interval.
+    """
+    entity_pk, reference, role, name_as_listed, basis_name, measures, reason, _ = designation
     entity = entity_id(entity_pk, reference)
     key = action_key(action["pk"], action["reference"])
     legal_bases = [basis_name] if basis_name else action["legal_bases"]
     jurisdiction = action["authority__jurisdiction"]
+    if period is not None:
+        dates = {
+            "listingDate": action["announced_on"],
+            "startDate": action["effective_on"],
+            "endDate": period[1],
+            "date": action["gazetted_on"],
+        }
+    elif designation_effect(action["kind"], role) is not None:  # it lifted or waived
+        dates = {
+            "date": action["announced_on"],
+            "endDate": action["effective_on"] or action["announced_on"],
+        }
+    else:
+        dates = {"date": action["announced_on"]}
     return record(
         "Sanction",
         make_id("sanction", key, entity),
@@ -157,9 +182,7 @@ def sanction_record(action: dict, designation: tuple) -> dict:
             "program": action["programs"],
             "provisions": [measures] + [LEGAL_BASIS_PREFIX + name for name in legal_bases],
             "reason": reason,
-            "listingDate": action["announced_on"],
-            "startDate": action["effective_on"],
-            "date": action["gazetted_on"],
+            **dates,
             "authorityId": action["document_numbers"],
             "sourceUrl": action["source_urls"],
             "recordId": key,

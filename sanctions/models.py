@@ -5,15 +5,19 @@ date. An entity's status on any date is derived from its actions
 (``Entity.status_on``), never stored.
 """
 
+import dataclasses
 import datetime
 import unicodedata
+from collections import defaultdict
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import pghistory
 import pgtrigger
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.contrib.postgres.search import SearchVector, SearchVectorField
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import Func, Q
 from django.db.models.functions import Coalesce, Upper
@@ -164,6 +168,50 @@ LISTING_KINDS = {
 LIFTING_KINDS = {ActionKind.DELISTING, ActionKind.ENTITY_LIST_REMOVAL, ActionKind.EXPIRY}
 
 
+class Regime(models.TextChoices):
+    """The list or measures regime an action acts on. An entity's status is derived per
+    regime, whichever authority acted: State designates onto the SDN list and OFAC may
+    delist from it, and that is one listing."""
+
+    OFAC_SDN = "ofac_sdn", "OFAC SDN List"
+    OFAC_NON_SDN = "ofac_non_sdn", "OFAC non-SDN lists"
+    BIS_ENTITY_LIST = "bis_entity_list", "BIS Entity List"
+    INKSNA = "inksna", "INKSNA measures"
+    MISSILE = "missile", "Missile sanctions (AECA/EAA)"
+    UN_1718 = "un_1718", "UN 1718 (DPRK) sanctions list"
+    UN = "un", "UN Security Council Consolidated List"
+    EU = "eu", "EU sanctions"
+    UK = "uk", "UK Sanctions List"
+    OTHER = "other", "Other measures"
+
+
+class Effect(models.TextChoices):
+    """What a designation does to the entity's standing under its regime."""
+
+    LISTED = "listed", "listed"
+    LIFTED = "lifted", "measures lifted"
+    EXPIRED = "expired", "measures expired"
+    WAIVED = "waived", "measures waived"
+
+
+def designation_effect(kind: str, role: str) -> str | None:
+    """The effect of a designation row: its role inside its action's kind.
+
+    A ``named`` (not itself listed), ``amended`` or ``identified`` row changes nothing;
+    a ``delisted`` row lifts in any action; a ``listed`` row lists only in an action that
+    imposes measures, is waived by a waiver, and changes nothing in a removal.
+    """
+    if role == DesignationRole.DELISTED:
+        return Effect.EXPIRED if kind == ActionKind.EXPIRY else Effect.LIFTED
+    if role != DesignationRole.LISTED:
+        return None
+    if kind in LISTING_KINDS:
+        return Effect.LISTED
+    if kind == ActionKind.WAIVER:
+        return Effect.WAIVED
+    return None
+
+
 class ActionStatus(models.TextChoices):
     """Only published actions are visible to the public."""
 
@@ -180,6 +228,7 @@ class ActionQuerySet(models.QuerySet):
         """Actions with their legal bases, programs, designations, sources and coverage
         prefetched, each in the order an action's page shows them."""
         return self.select_related("authority").prefetch_related(
+            "other_authorities",
             "legal_bases",
             "programs",
             models.Prefetch(
@@ -208,6 +257,16 @@ class ActionQuerySet(models.QuerySet):
         )
 
 
+# Action fields for editors and reviewers only: no page, feed, export, API or public
+# history shows them.
+EDITOR_ONLY_FIELDS = {"editor_notes"}
+
+
+def recorded_entities():
+    """An action's recorded entities as an annotation: those named only, aside."""
+    return count_of(Designation.objects.exclude(role=DesignationRole.NAMED), "action")
+
+
 @track_history(exclude=["search_vector", "countries"])
 class Action(models.Model):
     """One announcement by one authority on one date."""
@@ -217,8 +276,29 @@ class Action(models.Model):
     status = models.CharField(
         max_length=10, choices=ActionStatus.choices, default=ActionStatus.DRAFT
     )
-    authority = models.ForeignKey(Authority, on_delete=models.PROTECT, related_name="actions")
+    authority = models.ForeignKey(
+        Authority,
+        on_delete=models.PROTECT,
+        related_name="actions",
+        help_text="The authority the announcement is filed under (the `authority` filter).",
+    )
+    other_authorities = models.ManyToManyField(
+        Authority,
+        blank=True,
+        related_name="joint_actions",
+        help_text="Other authorities that made the announcement jointly (OFAC and State).",
+    )
+    regime = models.CharField(
+        max_length=20,
+        choices=Regime.choices,
+        blank=True,
+        help_text="The list or measures regime acted on; status is derived per regime.",
+    )
     legal_bases = models.ManyToManyField(LegalBasis, blank=True, related_name="actions")
+    legal_basis_not_stated = models.BooleanField(
+        default=False,
+        help_text="The announcement cites no legal basis; the page says so.",
+    )
     programs = models.ManyToManyField(Program, blank=True, related_name="actions")
     announced_on = models.DateField(help_text="Date of the announcement.")
     effective_on = models.DateField(
@@ -227,6 +307,12 @@ class Action(models.Model):
     gazetted_on = models.DateField(
         null=True, blank=True, help_text="Federal Register / Official Journal publication date."
     )
+    ends_on = models.DateField(
+        null=True,
+        blank=True,
+        help_text="Date the measures end by themselves (INKSNA: two years on; EU: the review "
+        "date); not in force from that day. Early termination is an action of its own.",
+    )
     document_numbers = ArrayField(
         models.CharField(max_length=100),
         default=list,
@@ -234,7 +320,22 @@ class Action(models.Model):
         help_text="Federal Register citations, docket or regulation numbers; comma-separated.",
     )
     summary = models.TextField(blank=True)
-    notes = models.TextField(blank=True, help_text="Evidence and caveats, for researchers.")
+    notes = models.TextField(
+        blank=True, help_text="Evidence and caveats, for researchers (public)."
+    )
+    source_unconfirmed = models.TextField(
+        blank=True,
+        help_text="Public note when no official source URL is confirmed yet: what is known "
+        "of the source and where the facts come from.",
+    )
+    announced_entity_count = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="How many entities the announcement names, where more than are recorded.",
+    )
+    editor_notes = models.TextField(
+        blank=True, help_text="For editors and reviewers only; never shown to the public."
+    )
     reference = models.SlugField(
         max_length=100, unique=True, null=True, blank=True, help_text="Stable external key."
     )
@@ -323,8 +424,55 @@ class Action(models.Model):
     def is_published(self):
         return self.status == ActionStatus.PUBLISHED
 
+    def publication_problems(self) -> list[str]:
+        """What the action lacks to be published, in words for the editor; empty if none."""
+        problems = []
+        if self.authority_id is None:
+            problems.append("no issuing authority")
+        if not self.legal_bases.exists() and not self.legal_basis_not_stated:
+            problems.append(
+                "no legal basis: add one, or tick “legal basis not stated” if the"
+                " announcement cites none"
+            )
+        designations = list(self.designations.select_related("entity"))
+        unnamed = [
+            d.entity.name
+            for d in designations
+            if d.role == DesignationRole.LISTED and not d.name_as_listed.strip()
+        ]
+        if unnamed:
+            problems.append(f"the name as listed is missing for {', '.join(unnamed)}")
+        acting = [d for d in designations if designation_effect(self.kind, d.role)]
+        if acting and not self.regime and any(not d.regime for d in acting):
+            problems.append("no regime: say which list or measures the action acts on")
+        if not self.sources.exclude(url="").exists() and not self.source_unconfirmed.strip():
+            problems.append(
+                "no official source with a URL: add one, or explain in “official source"
+                " not yet confirmed”"
+            )
+        return problems
+
+    @property
+    def recorded_entity_count(self) -> int:
+        """Entities recorded as listed, removed, amended or identified; named ones aside."""
+        return sum(1 for d in self.designations.all() if d.role != DesignationRole.NAMED)
+
+    @property
+    def is_partial(self) -> bool:
+        """The announcement names more entities than are recorded."""
+        count = self.announced_entity_count
+        return count is not None and count > self.recorded_entity_count
+
+    @property
+    def authorities(self) -> list[Authority]:
+        """Every authority that made the announcement, the one it is filed under first."""
+        others = sorted(self.other_authorities.all(), key=lambda a: a.name)
+        return [self.authority, *(a for a in others if a.pk != self.authority_id)]
+
     def publish(self):
-        """Make the action public."""
+        """Make the action public; raise IncompleteAction if it lacks what publishing needs."""
+        if problems := self.publication_problems():
+            raise IncompleteAction(self, problems)
         if not self.is_published:
             self.status = ActionStatus.PUBLISHED
             self.published_at = timezone.now()
@@ -336,6 +484,15 @@ class Action(models.Model):
             self.status = ActionStatus.DRAFT
             self.published_at = None
             self.save(update_fields=["status", "published_at", "updated_at"])
+
+
+class IncompleteAction(ValidationError):
+    """Publishing refused: the action lacks what a public record needs."""
+
+    def __init__(self, action: Action, problems: list[str]):
+        self.action = action
+        self.problems = problems
+        super().__init__(f"“{action.title}” was not published: {'; '.join(problems)}.")
 
 
 class EntityKind(models.TextChoices):
@@ -359,12 +516,91 @@ class EntityQuerySet(models.QuerySet):
 
 @dataclass(frozen=True)
 class StatusLine:
-    """One authority's measures against an entity on a date."""
+    """An entity's standing under one regime on a date, and the action that set it."""
 
-    authority: Authority
-    status: str  # "listed", "lifted" or "waived"
+    regime: str
+    status: str  # an Effect: listed, lifted, expired or waived
     since: datetime.date
     action: "Action"
+    until: datetime.date | None = None  # the scheduled end of a listing in force
+
+    @property
+    def regime_label(self) -> str:
+        return Regime(self.regime).label
+
+    @property
+    def status_label(self) -> str:
+        return Effect(self.status).label
+
+    @property
+    def authorities(self) -> list[Authority]:
+        return self.action.authorities
+
+
+@dataclass
+class StatusHistory:
+    """Every published designation of an entity walked in date order, per regime.
+
+    Ordering: by the date the measure took effect (``effective_on``, else the
+    announcement), then by announcement and entry order, so that of a listing and a
+    removal on the same day the later-announced one stands. A scheduled end (the
+    designation's ``ends_on``, else its action's) is applied after that day's actions,
+    and only if no later listing renewed the measure in the meantime.
+    """
+
+    lines: dict[str, StatusLine]
+    # For each designation that listed: when it took effect, and when that listing
+    # stopped (None while in force); the FtM export's startDate and endDate.
+    periods: dict[int, tuple[datetime.date, datetime.date | None]]
+
+    @classmethod
+    def walk(cls, designations, *, until: datetime.date | None = None) -> "StatusHistory":
+        """Apply the designations' effects up to and including `until` (all by default)."""
+        events = []
+        for d in designations:
+            action = d.action
+            effect = designation_effect(action.kind, d.role) if action.is_published else None
+            if effect is None:
+                continue
+            start = action.effective_on or action.announced_on
+            regime = d.regime or action.regime or Regime.OTHER
+            events.append((start, 0, action.announced_on, action.pk, d.pk, effect, regime, d))
+            end = d.ends_on or action.ends_on
+            if effect == Effect.LISTED and end is not None and end > start:
+                events.append((end, 1, end, 0, d.pk, Effect.EXPIRED, regime, d))
+        events.sort(key=lambda e: e[:5])
+        history = cls(lines={}, periods={})
+        basis: dict[str, Designation] = {}  # the listing a regime's line stands on
+        open_listings: dict[str, list[Designation]] = defaultdict(list)
+        for day, scheduled, _, _, _, effect, regime, d in events:
+            if until is not None and day > until:
+                break
+            line = history.lines.get(regime)
+            if scheduled:
+                if d.pk not in {o.pk for o in open_listings[regime]}:
+                    continue  # ended before its scheduled end
+                if basis.get(regime) is not d:
+                    open_listings[regime].remove(d)
+                    history.periods[d.pk] = (history.periods[d.pk][0], day)
+                    continue  # a later listing renewed the measure
+            if effect == Effect.LISTED:
+                history.periods[d.pk] = (day, None)
+                open_listings[regime].append(d)
+                basis[regime] = d
+                end = d.ends_on or d.action.ends_on
+                if line is not None and line.status == Effect.LISTED:
+                    # A renewal or a second listing does not reset "since".
+                    history.lines[regime] = dataclasses.replace(line, until=end)
+                    continue
+                history.lines[regime] = StatusLine(regime, effect, day, d.action, until=end)
+                continue
+            for listing in open_listings.pop(regime, []):
+                history.periods[listing.pk] = (history.periods[listing.pk][0], day)
+            basis.pop(regime, None)
+            if line is not None and line.status == effect:
+                continue
+            history.lines[regime] = StatusLine(regime, effect, day, d.action)
+        return history
 
 
 @track_history(exclude=["search_vector"])
@@ -372,7 +608,7 @@ class Entity(models.Model):
     """An organisation, company, state body, person, vessel or aircraft."""
 
     kind = models.CharField(max_length=20, choices=EntityKind.choices)
-    name = models.CharField(max_length=300, help_text="Primary name, in Latin script.")
+    name = models.TextField(help_text="Primary name, in Latin script.")
     countries = ArrayField(
         models.CharField(max_length=2),
         default=list,
@@ -431,31 +667,15 @@ class Entity(models.Model):
         return reverse("entity_detail", args=[self.pk])
 
     def status_on(self, date: datetime.date, designations=None) -> list[StatusLine]:
-        """Each authority's measures against this entity on a date, from published actions."""
+        """The entity's standing under each regime on a date, from published actions."""
         if designations is None:
-            designations = self.designations.published().select_related("action__authority")
-        lines: dict[int, StatusLine] = {}
-        actions = sorted(
-            (d.action for d in designations if d.action.is_published),
-            key=lambda a: (a.effective_on or a.announced_on, a.pk),
-        )
-        for action in actions:
-            start = action.effective_on or action.announced_on
-            if start > date:
-                break
-            if action.kind in LISTING_KINDS:
-                status = "listed"
-            elif action.kind in LIFTING_KINDS:
-                status = "lifted"
-            elif action.kind == ActionKind.WAIVER:
-                status = "waived"
-            else:
-                continue
-            previous = lines.get(action.authority_id)
-            if previous and previous.status == status:
-                continue  # a renewal or a second listing does not reset "since"
-            lines[action.authority_id] = StatusLine(action.authority, status, start, action)
-        return sorted(lines.values(), key=lambda line: line.authority.name)
+            designations = (
+                self.designations.published()
+                .select_related("action__authority")
+                .prefetch_related("action__other_authorities")
+            )
+        lines = StatusHistory.walk(designations, until=date).lines.values()
+        return sorted(lines, key=lambda line: Regime(line.regime).label)
 
 
 class Script(models.TextChoices):
@@ -507,7 +727,7 @@ class Alias(models.Model):
     """Another name of an entity, in any script."""
 
     entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="aliases")
-    name = models.CharField(max_length=300)
+    name = models.TextField()
     kind = models.CharField(max_length=10, choices=AliasKind.choices, default=AliasKind.AKA)
     script = models.CharField(max_length=4, choices=Script.choices, blank=True)
     language = models.CharField(
@@ -537,12 +757,12 @@ class EntityName(models.Model):
     """
 
     entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="search_names")
-    name = models.CharField(max_length=300)
-    key = models.CharField(max_length=300)
+    name = models.TextField()
+    key = models.TextField()
     # The key's words, for the inverted index that name search intersects.
     words = models.GeneratedField(
         expression=Func("key", models.Value(" "), function="string_to_array"),
-        output_field=ArrayField(models.CharField(max_length=300)),
+        output_field=ArrayField(models.TextField()),
         db_persist=True,
     )
     is_primary = models.BooleanField(default=False)
@@ -556,7 +776,7 @@ class EntityName(models.Model):
             GinIndex(fields=["words"], name="entityname_words"),
             # Exact and prefix matches of the whole key.
             models.Index(
-                fields=["key"], name="entityname_key_prefix", opclasses=["varchar_pattern_ops"]
+                fields=["key"], name="entityname_key_prefix", opclasses=["text_pattern_ops"]
             ),
         ]
 
@@ -573,7 +793,7 @@ class NameWord(models.Model):
     form. Filled by ``sanctions.search.index_names``.
     """
 
-    word = models.CharField(max_length=300, primary_key=True)
+    word = models.TextField(primary_key=True)
     forms = models.GeneratedField(
         expression=Func("word", function="sanctions_word_forms"),
         output_field=ArrayField(models.TextField()),
@@ -587,7 +807,7 @@ class NameWord(models.Model):
             GinIndex(fields=["forms"], name="nameword_forms"),
             # Misspellings further off than one letter, when nothing closer is known.
             GinIndex(OpClass("word", name="gin_trgm_ops"), name="nameword_trgm"),
-            # Prefixes use the primary key's own varchar_pattern_ops index.
+            # Prefixes use the primary key's own text_pattern_ops index.
         ]
 
     def __str__(self):
@@ -614,14 +834,22 @@ class Identifier(models.Model):
 
     entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="identifiers")
     scheme = models.CharField(max_length=20, choices=IdentifierScheme.choices)
-    value = models.CharField(max_length=100)
+    value = models.TextField()
     country = models.CharField(max_length=2, blank=True, help_text="Issuing country, ISO code.")
-    note = models.CharField(max_length=200, blank=True)
+    note = models.TextField(blank=True)
 
     class Meta:
         ordering = ["scheme", "value"]
         constraints = [
-            models.UniqueConstraint(fields=["scheme", "value"], name="identifier_unique"),
+            # Two entries of a list can share a number (a vessel and its owner's IMO
+            # company number, a person's passport in two records): each keeps it.
+            models.UniqueConstraint(
+                fields=["entity", "scheme", "value"], name="identifier_unique_per_entity"
+            ),
+        ]
+        indexes = [
+            # Finding the entities that hold an identifier (importers, duplicate checks).
+            models.Index(fields=["scheme", "value"], name="identifier_value_idx"),
         ]
 
     def __str__(self):
@@ -688,8 +916,8 @@ class Designation(models.Model):
     role = models.CharField(
         max_length=12, choices=DesignationRole.choices, default=DesignationRole.LISTED
     )
-    name_as_listed = models.CharField(
-        max_length=300, blank=True, help_text="The name exactly as the announcement gave it."
+    name_as_listed = models.TextField(
+        blank=True, help_text="The name exactly as the announcement gave it."
     )
     reason = models.TextField(blank=True, help_text="The conduct the announcement gives.")
     legal_basis = models.ForeignKey(
@@ -700,7 +928,19 @@ class Designation(models.Model):
         related_name="designations",
         help_text="Only where it differs from the action's.",
     )
-    measures = models.CharField(max_length=300, blank=True, help_text="e.g. blocking, export ban")
+    measures = models.TextField(blank=True, help_text="e.g. blocking, export ban")
+    regime = models.CharField(
+        max_length=20,
+        choices=Regime.choices,
+        blank=True,
+        help_text="Only where it differs from the action's.",
+    )
+    ends_on = models.DateField(
+        null=True,
+        blank=True,
+        help_text="Date this entity's measures end by themselves, where it differs from the "
+        "action's; not in force from that day.",
+    )
     position = models.PositiveSmallIntegerField(default=0, help_text="Order in the announcement.")
 
     objects = ActionPartQuerySet.as_manager()
@@ -854,7 +1094,16 @@ class Article(LinkStatus):
         editable=False,
         help_text="Where the URL led when it was fetched, after redirects.",
     )
-    notes = models.TextField(blank=True)
+    is_copy = models.BooleanField(
+        default=False,
+        help_text="The URL is a copy on another site (a repost, a forum thread) of an article "
+        "the outlet first published; readers are told so.",
+    )
+    headline_from_url = models.BooleanField(
+        default=False,
+        help_text="The headline was reconstructed from the URL, not read from the page.",
+    )
+    notes = models.TextField(blank=True, help_text="Shown to readers beside the article.")
     entities = models.ManyToManyField(
         Entity, blank=True, related_name="articles", help_text="Entities the article mentions."
     )
@@ -881,6 +1130,11 @@ class Article(LinkStatus):
 
     def __str__(self):
         return self.headline
+
+    @property
+    def host(self) -> str:
+        """The site the URL is on, without "www."."""
+        return (urlsplit(self.url).hostname or "").removeprefix("www.")
 
 
 class CoverageRelation(models.TextChoices):
@@ -1018,7 +1272,7 @@ class ListEntry(models.Model):
 
     list_name = models.CharField(max_length=30, choices=ListName.choices)
     number = models.CharField(max_length=50, help_text="OFAC entry number, UN reference number.")
-    name = models.CharField(max_length=1000, help_text="The primary name as the list prints it.")
+    name = models.TextField(help_text="The primary name as the list prints it.")
     entry_type = models.CharField(max_length=20, help_text="individual, entity, vessel, aircraft")
     programs = ArrayField(models.CharField(max_length=60), default=list, blank=True)
     listed_on = models.DateField(null=True, blank=True, help_text="Where the list gives it.")
@@ -1062,7 +1316,7 @@ class ListChange(models.Model):
     run = models.ForeignKey(ImportRun, on_delete=models.PROTECT, related_name="changes")
     entry = models.ForeignKey(ListEntry, on_delete=models.PROTECT, related_name="changes")
     kind = models.CharField(max_length=10, choices=ChangeKind.choices)
-    name = models.CharField(max_length=1000, help_text="The entry's name in this run.")
+    name = models.TextField(help_text="The entry's name in this run.")
     programs_before = ArrayField(models.CharField(max_length=60), default=list, blank=True)
     programs_after = ArrayField(models.CharField(max_length=60), default=list, blank=True)
     action = models.ForeignKey(

@@ -275,7 +275,7 @@ def match_names(query: str, *, entities=None, limit: int = 50) -> list[NameMatch
     if not candidates:
         return []
     compact_key = key.replace(" ", "")
-    compact = Replace("key", Value(" "), Value(""))
+    compact = Replace("key", Value(" "), Value(""), output_field=TextField())
     score = (
         Greatest(
             TrigramSimilarity("key", key),

@@ -7,8 +7,10 @@ CELERY_TASK_REJECT_ON_WORKER_LOST in the settings), so each must be safe to run 
 import logging
 import random
 import tempfile
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from celery import shared_task
 from django.conf import settings
@@ -37,6 +39,12 @@ LIST_SOURCES = {
         "un-xml",
         "https://scsanctions.un.org/resources/xml/en/consolidated.xml",
     ),
+}
+# Where each list is published: a download's Last-Modified is dated in this zone.
+LIST_TIME_ZONES = {
+    ListName.OFAC_SDN: "America/New_York",
+    ListName.OFAC_CONSOLIDATED: "America/New_York",
+    ListName.UN_CONSOLIDATED: "America/New_York",
 }
 # The SDN list in XML is some 30 MB; leave room to grow.
 LIST_MAX_BYTES = 100 * 1024 * 1024
@@ -77,10 +85,21 @@ def import_list_url(self, list_name: str) -> dict:
     last = ImportRun.objects.last_completed(list_name)
     if last is not None and last.sha256 == result.sha256:
         return {"list": list_name, "fetched": True, "changed": False, "run": last.pk}
+    published_on = last_modified_date(result.headers, list_name)
+    if published_on is None and format == ofac_csv.FORMAT:
+        reason = "the CSV file states no date and the server sent no Last-Modified"
+        logger.warning("list %s from %s not imported: %s", list_name, url, reason)
+        return {"list": list_name, "fetched": True, "changed": True, "reason": reason}
     with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / f"{list_name}_{timezone.localdate():%Y-%m-%d}.{format[-3:]}"
+        # A name without a date: the file's own date, else published_on, dates the run.
+        path = Path(folder) / f"{list_name}.{format[-3:]}"
         path.write_bytes(result.body)
-        options = {"force": False, "progress": False, "source_url": url}
+        options = {
+            "force": False,
+            "progress": False,
+            "source_url": url,
+            "published_on": published_on,
+        }
         if format.startswith("ofac"):  # the UN importer knows its one list
             options["list_name"] = list_name
         try:
@@ -96,6 +115,18 @@ def import_list_url(self, list_name: str) -> dict:
         "run": run.pk,
         "status": run.status,
     }
+
+
+def last_modified_date(headers: dict[str, str], list_name: str) -> date | None:
+    """The day a download's Last-Modified falls on where the list is published."""
+    try:
+        moment = parsedate_to_datetime(headers.get("last-modified", ""))
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        return None  # not an HTTP date, which is always in GMT
+    zone = ZoneInfo(LIST_TIME_ZONES.get(list_name, "UTC"))
+    return moment.astimezone(zone).date()
 
 
 # The news coverage pipeline (sanctions/coverage.py). Time limits come from the settings

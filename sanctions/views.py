@@ -19,6 +19,7 @@ from . import charts, citations
 from .facets import ActionListing
 from .filters import ActionFilter, EntityFilter
 from .models import (
+    EDITOR_ONLY_FIELDS,
     LIFTING_KINDS,
     LISTING_KINDS,
     Action,
@@ -158,7 +159,7 @@ def entity_detail(request, pk):
     designations = list(
         entity.designations.published()
         .select_related("action__authority")
-        .prefetch_related("action__legal_bases")
+        .prefetch_related("action__legal_bases", "action__other_authorities")
         .order_by("action__announced_on", "action__pk")
     )
     visible = Entity.objects.visible()
@@ -300,7 +301,19 @@ def _history(request, obj, public_events: Q):
         .order_by("-pgh_created_at", "-pgh_id")
         .only("pgh_created_at", "pgh_label", "pgh_obj_model", "pgh_diff", "pgh_context")[:500]
     )
-    return render(request, "sanctions/history.html", {"object": obj, "events": events})
+    shown = []
+    for event in events:
+        if event.pgh_diff:
+            # Editors' own notes are theirs: a change to them alone is not shown.
+            event.pgh_diff = {
+                field: change
+                for field, change in event.pgh_diff.items()
+                if field not in EDITOR_ONLY_FIELDS
+            }
+            if not event.pgh_diff:
+                continue
+        shown.append(event)
+    return render(request, "sanctions/history.html", {"object": obj, "events": shown})
 
 
 @require_safe

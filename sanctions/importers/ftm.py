@@ -273,15 +273,19 @@ class _Importer:
                 own_basis = legal_bases[0]
             else:
                 self.warn(line, f"Sanction {proxy.id}: legal bases differ from its action's")
+        role = next(
+            (ROLE_BY_LABEL[s] for s in statuses if s in ROLE_BY_LABEL), DesignationRole.LISTED
+        )
         fields = {
-            "role": next(
-                (ROLE_BY_LABEL[s] for s in statuses if s in ROLE_BY_LABEL), DesignationRole.LISTED
-            ),
-            "name_as_listed": (proxy.first("namesMentioned") or "")[:300],
+            "role": role,
+            # A listing's endDate is when it stopped: its scheduled end, or the status
+            # derived from later actions; either way it is not in force from that day.
+            "ends_on": _date(proxy.first("endDate")) if role == DesignationRole.LISTED else None,
+            "name_as_listed": proxy.first("namesMentioned") or "",
             "reason": "\n\n".join(proxy.get("reason")),
             "measures": "; ".join(
                 p for p in provisions if not p.startswith(ftm.LEGAL_BASIS_PREFIX)
-            )[:300],
+            ),
             "legal_basis": own_basis,
         }
         designation = Designation.objects.filter(action=action, entity=entity).first()
@@ -328,7 +332,8 @@ class _Importer:
             authority=authority,
             announced_on=announced_on,
             effective_on=_date(proxy.first("startDate")),
-            gazetted_on=_date(proxy.first("date")),
+            # Without a listingDate, `date` is the announcement's (see sanctions.ftm).
+            gazetted_on=_date(proxy.first("date")) if proxy.has("listingDate") else None,
             document_numbers=[n for n in proxy.get("authorityId") if len(n) <= 100],
         )
         action.programs.set(programs)
@@ -403,15 +408,19 @@ class _Importer:
         return entity
 
     def _add_identifier(self, line, entity, scheme, value, country) -> bool:
-        holder = Identifier.objects.filter(scheme=scheme, value=value).values_list(
-            "entity_id", flat=True
+        holders = set(
+            Identifier.objects.filter(scheme=scheme, value=value).values_list(
+                "entity_id", flat=True
+            )
         )
-        if not holder:
-            Identifier.objects.create(entity=entity, scheme=scheme, value=value, country=country)
-            return True
-        if holder[0] != entity.pk:
-            self.warn(line, f"{scheme} {value} already belongs to entity {holder[0]}; not added")
-        return False
+        if entity.pk in holders:
+            return False
+        if holders:
+            # Kept on both: two records may share a number; an editor may merge them.
+            others = ", ".join(map(str, sorted(holders)))
+            self.warn(line, f"{scheme} {value} is also held by entity {others}; kept on both")
+        Identifier.objects.create(entity=entity, scheme=scheme, value=value, country=country)
+        return True
 
 
 def _primary_name(proxy, names: list[str]) -> str:

@@ -18,6 +18,7 @@ one transaction, so a run that fails or is refused changes nothing but its own r
    program set and listing date. A list's first run is its baseline and proposes nothing.
 """
 
+import contextlib
 import datetime
 import functools
 import hashlib
@@ -56,6 +57,7 @@ from sanctions.models import (
     ListEntry,
     ListName,
     Program,
+    Regime,
     Script,
     Source,
     SourceKind,
@@ -67,6 +69,12 @@ logger = logging.getLogger(__name__)
 
 # A run whose entry count moves by more than this share of the last run's is refused.
 MAX_COUNT_CHANGE = 0.5
+
+# A run that removes more than this share of the list's entries (and more than
+# MIN_REMOVALS_CHECKED of them) is refused: lists shrink by a few entries at a time, and
+# a mass removal is likelier a cut or wrong file than an announcement.
+MAX_REMOVED_SHARE = 0.02
+MIN_REMOVALS_CHECKED = 5
 
 # How many names one query looks up when matching entries to entities by name.
 NAME_LOOKUP_BATCH = 500
@@ -89,6 +97,13 @@ LIST_AUTHORITIES = {
     },
 }
 LIST_AUTHORITIES[ListName.OFAC_CONSOLIDATED] = LIST_AUTHORITIES[ListName.OFAC_SDN]
+
+# The regime each list's changes act on.
+LIST_REGIMES = {
+    ListName.OFAC_SDN: Regime.OFAC_SDN,
+    ListName.OFAC_CONSOLIDATED: Regime.OFAC_NON_SDN,
+    ListName.UN_CONSOLIDATED: Regime.UN,
+}
 
 # The identifier scheme of each list's entry numbers.
 LIST_SCHEMES = {
@@ -141,6 +156,9 @@ class Header:
 
     published_on: datetime.date | None = None
     declared_count: int | None = None
+    # The date to use where the file states none: given by the operator, or the
+    # download's Last-Modified. A list is never dated "today" by default.
+    fallback_date: datetime.date | None = None
 
 
 def match_key(name: str, kind: str) -> str:
@@ -217,13 +235,47 @@ def import_entries(
     The returned run carries `timings` (seconds per phase; not stored).
     """
     files = [file_record(path, url=source_url if i == 0 else "") for i, path in enumerate(paths)]
-    run = ImportRun.objects.create(
-        list_name=list_name,
-        format=format,
-        files=files,
-        sha256=files[0]["sha256"],
-        forced=force,
+    with list_lock(list_name):
+        fail_stale_runs(list_name)
+        run = ImportRun.objects.create(
+            list_name=list_name,
+            format=format,
+            files=files,
+            sha256=files[0]["sha256"],
+            forced=force,
+        )
+        return _run(run, entries, header=header, force=force)
+
+
+@contextlib.contextmanager
+def list_lock(list_name: str):
+    """Hold the list's import lock, waiting for an import of it in progress.
+
+    A session lock, held on the connection from before the run is recorded until it
+    ends: PostgreSQL releases it when the process dies, so the next import knows that
+    a run still marked running while it holds the lock was left by a dead process.
+    """
+    key = f"import_list:{list_name}"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(hashtext(%s))", [key])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(hashtext(%s))", [key])
+
+
+def fail_stale_runs(list_name: str) -> int:
+    """Mark failed the runs of a list left running by a process that died; call under
+    ``list_lock``."""
+    return ImportRun.objects.filter(list_name=list_name, status=ImportStatus.RUNNING).update(
+        status=ImportStatus.FAILED,
+        error="the import stopped before it finished (its process ended); nothing of it was stored",
+        finished_at=timezone.now(),
     )
+
+
+def _run(run: ImportRun, entries: Iterable[Entry], *, header: Header, force: bool) -> ImportRun:
     run.timings = {}
     try:
         # The history of every row the import touches names the run that touched it.
@@ -231,7 +283,7 @@ def import_entries(
             _Import(run, header).execute(entries, force=force)
     except BaseException as exc:  # Ctrl-C and time limits too: no run is left "running"
         reason = str(exc) if isinstance(exc, ImportFailed) else f"{type(exc).__name__}: {exc}"
-        logger.warning("import run %s of %s failed: %s", run.pk, list_name, reason)
+        logger.warning("import run %s of %s failed: %s", run.pk, run.list_name, reason)
         # The import's own transaction is rolled back; record why, in a transaction of its own.
         ImportRun.objects.filter(pk=run.pk).update(
             status=ImportStatus.FAILED,
@@ -295,14 +347,17 @@ class _Import:
     def execute(self, entries: Iterable[Entry], *, force: bool) -> None:
         run = self.run
         started = time.perf_counter()
-        # One import of a list at a time; the next one waits and compares with this one.
-        self.sql("SELECT pg_advisory_xact_lock(hashtext('import_list:' || %(list)s))")
         # Django's foreign keys are checked at commit; queued, the checks of tens of
         # thousands of rows slow every later trigger (the history) down to a crawl.
         self.sql("SET CONSTRAINTS ALL IMMEDIATE")
         count = self.stage(entries)
         run.entry_count = count
-        run.published_on = self.header.published_on
+        run.published_on = self.header.published_on or self.header.fallback_date
+        if run.published_on is None:
+            raise ListFormatError(
+                "the file states no publication date; give the date the list was published"
+                " (--published-on YYYY-MM-DD)"
+            )
         run.declared_count = self.header.declared_count
         run.previous = ImportRun.objects.last_completed(run.list_name)
         started = self.timed("stage", started)
@@ -376,6 +431,12 @@ class _Import:
         if duplicates:
             numbers = ", ".join(number for (number,) in duplicates)
             raise ListFormatError(f"entry numbers listed more than once: {numbers}")
+        too_long = self.sql(
+            "SELECT number FROM {stage} WHERE length(number) > %(longest)s LIMIT 1",
+            {"longest": ListEntry._meta.get_field("number").max_length},
+        )
+        if too_long:
+            raise ListFormatError(f"entry number too long to be one: {too_long[0][0][:60]!r}")
         self.sql("ALTER TABLE {stage} ADD PRIMARY KEY (number)")
         self.sql("ANALYZE {stage}")
         return count
@@ -399,6 +460,17 @@ class _Import:
             raise ImportRefused(
                 f"the file holds {count} entries against {before} in the last import"
                 f" (run {previous.pk}); --force to import it anyway"
+            )
+        (removed,) = self.sql(
+            """SELECT count(*) FROM {entry} e
+            WHERE e.list_name = %(list)s AND e.removed_by_id IS NULL
+                AND NOT EXISTS (SELECT FROM {stage} s WHERE s.number = e.number)"""
+        )[0]
+        if removed > MIN_REMOVALS_CHECKED and removed > before * MAX_REMOVED_SHARE:
+            raise ImportRefused(
+                f"the file would remove {removed} of the {before} entries of the last import"
+                f" (run {previous.pk}), more than {MAX_REMOVED_SHARE:.0%}: is it cut short or"
+                " the wrong list? --force to import it anyway"
             )
 
     def mark_changes(self) -> None:
@@ -443,7 +515,7 @@ class _Import:
         self.sql(
             """INSERT INTO {entity}
                 (id, kind, name, countries, description, created_at, updated_at)
-            SELECT entity_id, kind, left(name, 300), countries::varchar(2)[], '', now(), now()
+            SELECT entity_id, kind, name, countries::varchar(2)[], '', now(), now()
             FROM {stage} WHERE new_entity ORDER BY position"""
         )
 
@@ -496,13 +568,13 @@ class _Import:
         # An entity the import named after the entry follows the list's renaming;
         # one whose name an editor chose keeps it (the listed name becomes an alias).
         self.sql(
-            """UPDATE {entity} en SET name = left(s.name, 300), updated_at = now()
+            """UPDATE {entity} en SET name = s.name, updated_at = now()
             FROM {stage} s JOIN {entry} e ON e.id = s.entry_id
             WHERE en.id = s.entity_id AND s.touched AND e.name <> s.name
-                AND en.name = left(e.name, 300)"""
+                AND en.name = e.name"""
         )
         self.sql(
-            """UPDATE {entry} e SET name = left(s.name, 1000), entry_type = s.entry_type,
+            """UPDATE {entry} e SET name = s.name, entry_type = s.entry_type,
                 programs = s.programs::varchar(60)[], listed_on = s.listed_on, raw = s.raw,
                 digest = s.digest, removed_by_id = NULL
             FROM {stage} s WHERE s.entry_id = e.id AND s.touched"""
@@ -510,7 +582,7 @@ class _Import:
         self.sql(
             """INSERT INTO {entry} (list_name, number, name, entry_type, programs, listed_on,
                 raw, digest, entity_id, added_by_id)
-            SELECT %(list)s, left(number, 50), left(name, 1000), entry_type,
+            SELECT %(list)s, number, name, entry_type,
                 programs::varchar(60)[], listed_on, raw, digest, entity_id, %(run)s
             FROM {stage} WHERE entry_id IS NULL ORDER BY position"""
         )
@@ -525,34 +597,33 @@ class _Import:
         )
         self.sql(
             """INSERT INTO {alias} (entity_id, name, kind, script, language)
-            SELECT s.entity_id, left(a ->> 'name', 300), a ->> 'kind', a ->> 'script', ''
+            SELECT s.entity_id, a ->> 'name', a ->> 'kind', a ->> 'script', ''
             FROM {stage} s CROSS JOIN LATERAL jsonb_array_elements(s.aliases) a
             WHERE s.touched
             ON CONFLICT (entity_id, name) DO NOTHING"""
         )
         self.sql(
             """INSERT INTO {alias} (entity_id, name, kind, script, language)
-            SELECT s.entity_id, left(s.name, 300), 'listed', s.name_script, ''
+            SELECT s.entity_id, s.name, 'listed', s.name_script, ''
             FROM {stage} s JOIN {entity} en ON en.id = s.entity_id
-            WHERE s.touched AND en.name <> left(s.name, 300)
+            WHERE s.touched AND en.name <> s.name
             ON CONFLICT (entity_id, name) DO NOTHING"""
         )
-        # An identifier another entity already holds stays with it: the raw record keeps
-        # the list's claim, and the two entities are worth an editor's look.
+        # Two entries may hold the same identifier (a shared registration number): each
+        # entity keeps it, and the pair is worth an editor's look.
         self.sql(
             """INSERT INTO {identifier} (entity_id, scheme, value, country, note)
-            SELECT s.entity_id, i ->> 'scheme', left(i ->> 'value', 100), i ->> 'country',
-                left(i ->> 'note', 200)
+            SELECT s.entity_id, i ->> 'scheme', i ->> 'value', i ->> 'country', i ->> 'note'
             FROM {stage} s CROSS JOIN LATERAL jsonb_array_elements(s.identifiers) i
             WHERE s.touched
-            ON CONFLICT (scheme, value) DO NOTHING"""
+            ON CONFLICT (entity_id, scheme, value) DO NOTHING"""
         )
 
     def record_changes(self) -> None:
         """Keep what this run changed against the previous one, entry by entry."""
         self.sql(
             """INSERT INTO {change} (run_id, entry_id, kind, name, programs_before, programs_after)
-            SELECT %(run)s, entry_id, change, left(name, 1000),
+            SELECT %(run)s, entry_id, change, name,
                 CASE WHEN change = 'programs' THEN previous_programs ELSE '{{}}' END,
                 programs
             FROM {stage} WHERE change IS NOT NULL ORDER BY position"""
@@ -656,13 +727,15 @@ def _propose_group(run, authority, key, members) -> Action:
         title=_title(run, key, len(members))[:300],
         kind=kind,
         authority=authority,
-        announced_on=key[-1] or run.published_on or timezone.localdate(),
+        announced_on=key[-1] or run.published_on,
+        regime=LIST_REGIMES[run.list_name],
         proposed_by=run,
-        notes=(
+        editor_notes=(
             f"Proposed by import run {run.pk} from the {run.get_list_name_display()}"
             f" ({', '.join(f['name'] for f in run.files)}). A list does not say who announced"
             " a change: attach this proposal to the announcement if it is already entered,"
-            " or complete it (authority, legal basis, sources) and publish it."
+            " or complete it (authority, legal basis, names as announced, sources) and"
+            " publish it."
         ),
     )
     programs = [_program(code, authority) for code in codes]
@@ -677,7 +750,7 @@ def _propose_group(run, authority, key, members) -> Action:
                 action=action,
                 entity_id=change.entry.entity_id,
                 role=role,
-                name_as_listed=change.name[:300],
+                name_as_listed=change.name,
                 position=min(position, 32767),
             )
         )

@@ -10,7 +10,9 @@ three files by entry number, so they are read side by side, one entry at a time,
 memory stays flat whatever their size.
 
 The files carry no publish date: it is taken from `published_on`, else from a date in
-the names file's name (sdn_scraped_2023-10-20T1843Z.csv), else today.
+the names file's name (sdn_scraped_2023-10-20T1843Z.csv); a file with neither is refused,
+never dated by guess. A file whose last line is cut, or that lacks OFAC's closing \x1a,
+is refused as truncated before anything is stored.
 """
 
 import csv
@@ -19,13 +21,12 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from django.utils import timezone
-
 from sanctions.models import AliasKind, EntityKind, ImportRun
 
 from .lists import (
     Entry,
     Header,
+    ImportRefused,
     ListFormatError,
     country_code,
     import_entries,
@@ -37,6 +38,8 @@ from .lists import (
 FORMAT = "ofac-sdn-csv"
 SDN_WIDTH, ADD_WIDTH, ALT_WIDTH = 12, 6, 5
 EMPTY = "-0-"
+END_OF_FILE = b"\x1a"
+TAIL_BYTES = 64 * 1024
 
 _DATE_IN_NAME = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 # a.k.a. 'NAME'; the name may hold apostrophes, so it ends at a quote before ; or the end.
@@ -69,7 +72,16 @@ def import_csv(
 ) -> ImportRun:
     """Import sdn.csv (or cons_prim.csv), with add.csv and alt.csv when given."""
     names, addresses, aliases = _roles(paths)
-    header = Header(published_on=published_on or date_in_name(names) or timezone.localdate())
+    published_on = published_on or date_in_name(names)
+    if published_on is None:
+        raise ListFormatError(
+            f"{names.name} states no date, in its name or its content: give the date OFAC"
+            " published it (--published-on YYYY-MM-DD)"
+        )
+    for path in (names, addresses, aliases):
+        if path:
+            check_complete(path, force=force)
+    header = Header(published_on=published_on)
     return import_entries(
         read(names, addresses=addresses, aliases=aliases, progress=progress),
         header=header,
@@ -79,6 +91,32 @@ def import_csv(
         force=force,
         source_url=source_url,
     )
+
+
+def check_complete(path: Path, *, force: bool = False) -> None:
+    """Refuse a file that is not CSV text or was cut short: its last line must be whole,
+    and OFAC closes each file with a \x1a byte (without it, `force` lets it through)."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(TAIL_BYTES)
+        f.seek(max(0, size - TAIL_BYTES))
+        tail = f.read()
+    if not size:
+        raise ListFormatError(f"{path.name} is empty")
+    if b"\x00" in head or b"\x00" in tail:
+        raise ListFormatError(f"{path.name} is not a CSV text file (it holds binary data)")
+    marked = tail.endswith(END_OF_FILE)
+    body = tail.removesuffix(END_OF_FILE)
+    if body and not body.endswith(b"\n"):
+        raise ListFormatError(
+            f"{path.name} is truncated: its last line stops part-way"
+            + (" inside a quoted field" if body.count(b'"', body.rfind(b"\n") + 1) % 2 else "")
+        )
+    if not marked and not force:
+        raise ImportRefused(
+            f"{path.name} lacks the end-of-file mark (\\x1a) OFAC closes its files with: it"
+            " may be cut short; --force to import it anyway"
+        )
 
 
 def date_in_name(path: Path) -> datetime.date | None:
@@ -138,6 +176,13 @@ def _lines(path: Path, bar) -> Iterator[str]:
 def _rows(path: Path, width: int, bar=None) -> Iterator[tuple[int, list[str]]]:
     """(line number, cells) of each row, checked for width; the \\x1a byte ends the file."""
     reader = csv.reader(_lines(path, bar or _NoBar()))
+    try:
+        yield from _checked_rows(reader, path, width)
+    except csv.Error as exc:
+        raise ListFormatError(f"{path.name}, line {reader.line_num}: {exc}") from None
+
+
+def _checked_rows(reader, path: Path, width: int) -> Iterator[tuple[int, list[str]]]:
     for row in reader:
         if not row or row == ["\x1a"]:
             continue
@@ -248,8 +293,10 @@ def _entry(row: list[str], address_rows: list[list[str]], alias_rows: list[list[
 
 
 def _identifier(part: str) -> list[tuple[str, str, str, str]]:
+    # "alt. Passport B5678 (Pakistan)": a second number of the same kind.
+    wording = part.removeprefix("alt. ")
     for pattern, scheme in _IDENTIFIERS:
-        if match := pattern.fullmatch(part):
+        if match := pattern.fullmatch(wording):
             value = _IDENTIFIER_TAIL.sub("", match.group(1))
             country = ""
             if with_country := _IDENTIFIER_COUNTRY.match(value):

@@ -48,12 +48,13 @@ def import_xml(
     path: Path,
     *,
     list_name: str | None = None,
+    published_on: datetime.date | None = None,
     force: bool = False,
     progress: bool = True,
     source_url: str = "",
 ) -> ImportRun:
-    """Import sdn.xml or consolidated.xml."""
-    header = Header()
+    """Import sdn.xml or consolidated.xml; `published_on` dates a file that states none."""
+    header = Header(fallback_date=published_on)
     return import_entries(
         read(path, header, progress=progress),
         header=header,

@@ -36,10 +36,15 @@ _ALIAS_KINDS = {
 
 
 def import_xml(
-    path: Path, *, force: bool = False, progress: bool = True, source_url: str = ""
+    path: Path,
+    *,
+    published_on: datetime.date | None = None,
+    force: bool = False,
+    progress: bool = True,
+    source_url: str = "",
 ) -> ImportRun:
-    """Import the UN consolidated list."""
-    header = Header()
+    """Import the UN consolidated list; `published_on` dates a file that states no date."""
+    header = Header(fallback_date=published_on)
     return import_entries(
         read(path, header, progress=progress),
         header=header,

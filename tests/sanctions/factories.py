@@ -6,17 +6,20 @@ import itertools
 from django.contrib.auth.models import Group, User
 
 from sanctions.models import (
+    LIFTING_KINDS,
     Action,
     ActionKind,
     Article,
     Authority,
     Coverage,
     Designation,
+    DesignationRole,
     Entity,
     EntityKind,
     Jurisdiction,
     LegalBasis,
     Outlet,
+    Regime,
     Source,
     SourceKind,
 )
@@ -51,19 +54,30 @@ def make_entity(**fields) -> Entity:
     return entity
 
 
-def make_action(*, entities=(), published=True, legal_bases=(), **fields) -> Action:
+def make_action(*, entities=(), published=True, legal_bases=(), role=None, **fields) -> Action:
+    """An action complete enough to publish: a regime, the names as listed, and, unless
+    given, the explicit "legal basis not stated" and "source not yet confirmed" notes.
+    Its entities are listed, or removed in a removal action, unless `role` says."""
     n = next(_seq)
     defaults = {
         "title": f"Action {n}",
         "kind": ActionKind.DESIGNATION,
+        "regime": Regime.OFAC_SDN,
         "announced_on": datetime.date(2024, 1, 1),
+        "legal_basis_not_stated": not legal_bases,
+        "source_unconfirmed": "Known from the coverage.",
     }
     if "authority" not in fields:
         fields["authority"] = make_authority()
     action = Action.objects.create(**(defaults | fields))
     action.legal_bases.set(legal_bases)
+    if role is None:
+        lifting = action.kind in LIFTING_KINDS
+        role = DesignationRole.DELISTED if lifting else DesignationRole.LISTED
     for position, entity in enumerate(entities):
-        Designation.objects.create(action=action, entity=entity, position=position)
+        Designation.objects.create(
+            action=action, entity=entity, position=position, role=role, name_as_listed=entity.name
+        )
     if published:
         action.publish()
     return action

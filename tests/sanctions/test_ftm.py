@@ -458,3 +458,41 @@ def test_a_malformed_ftm_file_gives_a_one_line_error(tmp_path):
 
     with pytest.raises(CommandError, match="line 2"):
         call_command("import_list", "ftm", str(path), stdout=io.StringIO())
+
+
+def test_a_sanction_that_ended_in_2016_does_not_list_the_entity_in_2020(client, tmp_path):
+    path = write(
+        tmp_path,
+        [
+            {
+                "id": "NK-ended",
+                "schema": "Company",
+                "properties": {"name": ["Ended Trading Co"], "country": ["ir"]},
+            },
+            {
+                "id": "sanction-ended",
+                "schema": "Sanction",
+                "properties": {
+                    "entity": ["NK-ended"],
+                    "authority": ["Council of the European Union"],
+                    "country": ["eu"],
+                    "listingDate": ["2010-07-27"],
+                    "startDate": ["2010-07-27"],
+                    "endDate": ["2016-01-16"],
+                    "program": ["Iran"],
+                },
+            },
+        ],
+    )
+
+    import_ftm(path, stdout=io.StringIO(), progress=False)
+
+    entity = Entity.objects.get(reference="NK-ended")
+    page = client.get(f"/entities/{entity.pk}/", {"as_of": "2020-01-01"}).content.decode()
+    status = page.split('id="status-heading"')[1].split("</section>")[0]
+    assert "measures expired" in status and "16 Jan 2016" in status
+    assert 'class="status-listed"' not in status
+    api = client.get(f"/api/v1/entities/{entity.pk}/", {"as_of": "2020-01-01"}).json()
+    assert [(s["status"], s["since"]) for s in api["status"]] == [("expired", "2016-01-16")]
+    earlier = client.get(f"/api/v1/entities/{entity.pk}/", {"as_of": "2015-01-01"}).json()
+    assert [s["status"] for s in earlier["status"]] == ["listed"]

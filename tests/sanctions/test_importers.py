@@ -8,6 +8,10 @@ read the full files from ../shared/data and skip when it is absent.
 import csv
 import datetime
 import io
+import os
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -36,7 +40,8 @@ from sanctions.models import (
 )
 from sanctions.search import index_names, match_names
 
-from .factories import make_action, make_authority, make_entity
+from .factories import make_action, make_authority, make_entity, make_legal_basis
+from .processes import BASE_DIR, child_env, manage
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 OFAC = FIXTURES / "ofac"
@@ -281,7 +286,7 @@ def test_a_file_whose_entry_count_moves_by_more_than_half_is_refused_unless_forc
     import_list("ofac-sdn-csv", OFAC / "sdn_2023-10-20_slice.csv")
     rows = (OFAC / "sdn_2023-10-20_slice.csv").read_bytes().split(b"\r\n")
     small = tmp_path / "sdn_2023-10-21.csv"
-    small.write_bytes(b"\r\n".join(rows[:5]))
+    small.write_bytes(b"\r\n".join(rows[:5]) + b"\r\n\x1a")
 
     with pytest.raises(CommandError, match="5 entries against 13"):
         import_list("ofac-sdn-csv", small)
@@ -308,7 +313,7 @@ def test_an_xml_file_whose_record_count_disagrees_is_refused_even_when_forced(tm
 def test_a_run_that_fails_midway_changes_nothing_and_records_why(tmp_path):
     bad = tmp_path / "sdn_2023-10-20.csv"
     text = (OFAC / "sdn_2023-10-20_slice.csv").read_bytes()
-    bad.write_bytes(text.replace(b"\x1a", b'99999,"TRUNCATED ROW"\r\n'))
+    bad.write_bytes(text.replace(b"\x1a", b'99999,"TRUNCATED ROW"\r\n\x1a'))
 
     with pytest.raises(CommandError, match="line 14: 2 columns, expected 12"):
         import_list("ofac-sdn-csv", bad)
@@ -340,10 +345,9 @@ def test_import_list_dispatches_ftm_to_its_importer(monkeypatch, tmp_path):
 def test_import_list_checks_its_arguments(tmp_path):
     with pytest.raises(CommandError, match="no such file"):
         import_list("un-xml", tmp_path / "missing.xml")
-    with pytest.raises(CommandError, match="--published-on is for the CSV"):
-        import_list(
-            "un-xml", OFAC / "consolidated_2018-04-06_slice.xml", "--published-on", "2024-01-01"
-        )
+    with pytest.raises(CommandError, match="takes one file"):
+        xml = OFAC / "consolidated_2018-04-06_slice.xml"
+        import_list("un-xml", xml, xml)
 
 
 # Entity matching ----------------------------------------------------------------------
@@ -497,23 +501,35 @@ def test_attaching_a_proposal_moves_its_designations_onto_the_announcement(clien
     assert response["Location"] == f"/admin/sanctions/action/{state.pk}/change/"
     assert not Action.objects.filter(pk=proposal.pk).exists()
     assert state.designations.count() == 3
-    assert state.designations.get(entity=gtl).name_as_listed == ""  # the editor's one stays
+    assert state.designations.get(entity=gtl).name_as_listed == gtl.name  # the editor's stays
     assert state.sources.get().kind == SourceKind.LIST_UPDATE
     changes = ListChange.objects.filter(entry__number__in=["45716", "45717", "45718"])
     assert {change.action_id for change in changes} == {state.pk}
 
 
 @pytestmark_db
-def test_a_reviewer_publishes_a_proposal_from_the_queue(client):
+def test_a_reviewer_publishes_a_proposal_from_the_queue_once_it_is_complete(client):
     proposal = _propose()
     client.force_login(_staff("reviewer1", "reviewer"))
 
-    response = client.post(
-        "/admin/sanctions/proposedaction/",
-        {"action": "publish", "_selected_action": [proposal.pk]},
-    )
+    def publish():
+        return client.post(
+            "/admin/sanctions/proposedaction/",
+            {"action": "publish", "_selected_action": [proposal.pk]},
+            follow=True,
+        )
 
-    assert response.status_code == 302
+    refused = publish().content.decode()
+    assert "was not published: no legal basis" in refused
+    assert "no official source with a URL" in refused
+    proposal.refresh_from_db()
+    assert not proposal.is_published
+
+    proposal.legal_bases.add(make_legal_basis())
+    proposal.sources.update(url="https://ofac.treasury.gov/recent-actions/20231020")
+    response = publish()
+
+    assert response.status_code == 200
     proposal.refresh_from_db()
     assert proposal.is_published and proposal.proposed_by is not None
     assert not ProposedAction.objects.filter(pk=proposal.pk, status=ActionStatus.DRAFT).exists()
@@ -645,3 +661,172 @@ def test_after_the_demo_data_general_technology_limited_stays_one_entity():
     for identifier in demo:
         assert ListEntry.objects.get(number=identifier.value).entity_id == identifier.entity_id
     assert Entity.objects.count() == before + ImportRun.objects.get().created
+
+
+@pytestmark_db
+def test_a_proposals_instructions_for_editors_appear_nowhere_public(
+    client, fresh_cache_and_storage
+):
+    proposal = _propose()
+    assert proposal.editor_notes.startswith("Proposed by import run")
+    assert proposal.notes == ""
+    proposal.legal_bases.add(make_legal_basis())
+    proposal.sources.update(url="https://ofac.treasury.gov/recent-actions/20231020")
+    proposal.publish()
+    ProposedAction.objects.filter(pk=proposal.pk).update(
+        editor_notes=proposal.editor_notes + " Checked: complete this later."
+    )
+
+    public = [
+        proposal.get_absolute_url(),
+        f"/actions/{proposal.pk}/history/",
+        f"/api/v1/actions/{proposal.pk}/",
+        "/api/v1/actions/",
+        "/exports/actions.csv",
+        "/exports/actions.json",
+        "/exports/ftm.jsonl",
+        "/feeds/actions.atom",
+        f"/actions/{proposal.pk}/cite.json",
+    ]
+    for url in public:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        body = b"".join(response.streaming_content) if response.streaming else response.content
+        assert proposal.title.encode() in body or url.startswith("/exports/ftm"), url
+        assert b"Proposed by import run" not in body, url
+        assert b"complete it" not in body, url
+
+
+# Files that cannot be trusted: undated, cut short, not CSV ------------------------------
+
+
+def sdn_csv(path: Path, rows: list[tuple]) -> Path:
+    """An sdn.csv as OFAC writes it: 12 columns, `-0-` for empty, CRLF, a closing \\x1a."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    for number, name, sdn_type, programs, remarks in rows:
+        cells = [number, name, sdn_type or "-0- ", programs, *["-0- "] * 7, remarks or "-0- "]
+        writer.writerow(cells)
+    path.write_bytes(out.getvalue().encode() + b"\x1a")
+    return path
+
+
+def nothing_stored() -> bool:
+    return not (ImportRun.objects.exists() or Entity.objects.exists() or ListEntry.objects.exists())
+
+
+@pytestmark_db
+def test_a_file_without_a_date_is_refused_unless_its_date_is_given(tmp_path):
+    undated = tmp_path / "sdn.csv"
+    undated.write_bytes((OFAC / "sdn_2023-10-18_slice.csv").read_bytes())
+
+    with pytest.raises(CommandError, match="states no date.*--published-on YYYY-MM-DD"):
+        import_list("ofac-sdn-csv", undated)
+    assert nothing_stored()
+
+    import_list("ofac-sdn-csv", undated, "--published-on", "2023-10-18")
+    assert ImportRun.objects.get().published_on == datetime.date(2023, 10, 18)
+
+
+@pytestmark_db
+def test_a_file_cut_inside_a_quoted_field_is_refused_and_stores_nothing(tmp_path):
+    text = (OFAC / "sdn_2023-10-20_slice.csv").read_bytes()
+    cut = tmp_path / "sdn_2023-10-20.csv"
+    cut.write_bytes(text[: text.rindex(b"NPWMD")])  # inside the last row's quoted program
+
+    with pytest.raises(CommandError, match="truncated: its last line stops part-way inside"):
+        import_list("ofac-sdn-csv", cut)
+    assert nothing_stored()
+
+
+@pytestmark_db
+def test_a_file_without_the_end_mark_is_refused_unless_forced(tmp_path):
+    text = (OFAC / "sdn_2023-10-20_slice.csv").read_bytes()
+    unmarked = tmp_path / "sdn_2023-10-20.csv"
+    unmarked.write_bytes(text.removesuffix(b"\x1a"))
+
+    with pytest.raises(CommandError, match="lacks the end-of-file mark"):
+        import_list("ofac-sdn-csv", unmarked)
+    assert nothing_stored()
+    import_list("ofac-sdn-csv", unmarked, "--force")
+    assert ImportRun.objects.get().status == ImportStatus.COMPLETED
+
+
+@pytestmark_db
+def test_random_bytes_give_a_one_line_error(tmp_path):
+    noise = tmp_path / "sdn_2024-01-01.csv"
+    noise.write_bytes(bytes(range(256)) * 40)
+
+    with pytest.raises(CommandError) as refused:
+        import_list("ofac-sdn-csv", noise)
+    assert "not a CSV text file" in str(refused.value)
+    assert "\n" not in str(refused.value)
+
+
+@pytestmark_db
+def test_a_large_share_of_removals_is_refused_unless_forced(tmp_path):
+    rows = [(str(n), f"COMPANY {n} LTD", "", "NPWMD", "") for n in range(100, 113)]
+    import_list("ofac-sdn-csv", sdn_csv(tmp_path / "sdn_2024-01-01.csv", rows))
+    shrunk = sdn_csv(tmp_path / "sdn_2024-01-02.csv", rows[:7])
+
+    with pytest.raises(CommandError, match="would remove 6 of the 13 entries"):
+        import_list("ofac-sdn-csv", shrunk)
+    assert ListEntry.objects.filter(removed_by__isnull=True).count() == 13
+
+    import_list("ofac-sdn-csv", shrunk, "--force")
+    assert ListEntry.objects.filter(removed_by__isnull=True).count() == 7
+
+
+@pytestmark_db
+def test_identifiers_two_entries_share_are_kept_on_both_and_alt_ones_are_read(tmp_path):
+    remarks = "Registration Number 0912345 (Pakistan); alt. Registration Number 0998877 (Pakistan)"
+    long_name = "NATIONAL " + "DEVELOPMENT " * 40 + "COMPLEX"
+    rows = [
+        ("52049", long_name, "", "NPWMD", remarks),
+        ("52050", "AKHTAR AND SONS PRIVATE LIMITED", "", "NPWMD", "Registration Number 0912345"),
+    ]
+
+    import_list("ofac-sdn-csv", sdn_csv(tmp_path / "sdn_2024-12-18.csv", rows))
+
+    ndc = ListEntry.objects.get(number="52049").entity
+    akhtar = ListEntry.objects.get(number="52050").entity
+    assert set(ndc.identifiers.filter(scheme="registration").values_list("value", flat=True)) == {
+        "0912345",
+        "0998877",
+    }
+    assert akhtar.identifiers.filter(scheme="registration", value="0912345").exists()
+    assert ndc.name == long_name  # whole, not cut to a column's length
+    assert ListEntry.objects.get(number="52049").name == long_name
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_import_killed_mid_run_is_marked_failed_by_the_next_one(tmp_path):
+    rows = [(str(n), f"COMPANY {n} LIMITED", "", "NPWMD", "") for n in range(1000, 61000)]
+    big = sdn_csv(tmp_path / "sdn_2024-01-01.csv", rows)
+    child = subprocess.Popen(
+        manage("import_list", "ofac-sdn-csv", str(big), "--no-progress"),
+        env=child_env(),
+        cwd=BASE_DIR,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not ImportRun.objects.filter(status=ImportStatus.RUNNING).exists():
+            assert child.poll() is None, "the import ended before it could be killed"
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        os.kill(child.pid, signal.SIGKILL)
+    finally:
+        child.wait(timeout=30)
+    stale = ImportRun.objects.get()
+    assert stale.status == ImportStatus.RUNNING  # what a killed process leaves behind
+
+    import_list("ofac-sdn-csv", OFAC / "sdn_2023-10-18_slice.csv")
+
+    stale.refresh_from_db()
+    assert stale.status == ImportStatus.FAILED and stale.finished_at is not None
+    assert "stopped before it finished" in stale.error
+    assert ImportRun.objects.completed().count() == 1
+    # Nothing of the killed run was kept.
+    assert ListEntry.objects.count() == len(entries_of(OFAC / "sdn_2023-10-18_slice.csv"))

@@ -1,25 +1,24 @@
-import datetime
-
 import pytest
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 
 from sanctions.models import (
     Action,
-    ActionKind,
     ActionStatus,
     Alias,
     Designation,
     Entity,
     Identifier,
     IdentifierScheme,
+    IncompleteAction,
+    Regime,
     Relation,
     RelationKind,
     Script,
     detect_script,
 )
 
-from .factories import make_action, make_authority, make_entity, make_source
+from .factories import make_action, make_entity, make_legal_basis, make_source
 
 pytestmark = pytest.mark.django_db
 
@@ -51,53 +50,20 @@ def test_an_entity_cited_by_a_designation_cannot_be_deleted():
         entity.delete()
 
 
-def test_identifiers_are_unique_per_scheme_and_relations_cannot_point_to_themselves():
+def test_identifiers_are_unique_per_entity_and_relations_cannot_point_to_themselves():
     entity = make_entity()
     Identifier.objects.create(entity=entity, scheme=IdentifierScheme.OFAC_ENT_NUM, value="52049")
 
     with pytest.raises(IntegrityError), transaction.atomic():
         Identifier.objects.create(
-            entity=make_entity(), scheme=IdentifierScheme.OFAC_ENT_NUM, value="52049"
+            entity=entity, scheme=IdentifierScheme.OFAC_ENT_NUM, value="52049"
         )
+    # Two records may share a number (a registration number in two SDN entries): each keeps it.
+    Identifier.objects.create(
+        entity=make_entity(), scheme=IdentifierScheme.OFAC_ENT_NUM, value="52049"
+    )
     with pytest.raises(IntegrityError), transaction.atomic():
         Relation.objects.create(subject=entity, object=entity, kind=RelationKind.FRONT_FOR)
-
-
-def test_status_on_a_date_is_derived_from_listing_and_delisting_actions():
-    state = make_authority(name="U.S. Department of State")
-    bis = make_authority(name="BIS")
-    entity = make_entity()
-    make_action(authority=state, entities=[entity], announced_on=datetime.date(2023, 10, 20))
-    make_action(
-        authority=state,
-        entities=[entity],
-        kind=ActionKind.DELISTING,
-        announced_on=datetime.date(2025, 1, 10),
-    )
-    make_action(
-        authority=bis,
-        entities=[entity],
-        kind=ActionKind.ENTITY_LIST_ADDITION,
-        announced_on=datetime.date(2024, 1, 5),
-        effective_on=datetime.date(2024, 1, 8),
-    )
-    make_action(authority=bis, entities=[entity], kind=ActionKind.STATEMENT)
-    make_action(
-        authority=state, entities=[entity], published=False, announced_on=datetime.date(2025, 6, 1)
-    )
-
-    def status(day):
-        return {line.authority.name: (line.status, line.since) for line in entity.status_on(day)}
-
-    assert status(datetime.date(2023, 10, 19)) == {}
-    assert status(datetime.date(2024, 1, 7)) == {
-        "U.S. Department of State": ("listed", datetime.date(2023, 10, 20))
-    }
-    assert status(datetime.date(2024, 6, 1))["BIS"] == ("listed", datetime.date(2024, 1, 8))
-    assert status(datetime.date(2025, 7, 1)) == {
-        "BIS": ("listed", datetime.date(2024, 1, 8)),
-        "U.S. Department of State": ("lifted", datetime.date(2025, 1, 10)),
-    }
 
 
 def test_an_actions_countries_follow_its_entities():
@@ -145,3 +111,55 @@ def test_an_actions_countries_include_the_countries_whose_programs_it_addresses(
     Action.objects.filter(pk=action.pk).update(subject_countries=["PK"])
 
     assert Action.objects.get(pk=action.pk).countries == ["CN", "PK"]
+
+
+def test_publishing_refuses_an_incomplete_action_and_says_what_is_missing():
+    entity = make_entity(name="Rockside Enterprise")
+    action = make_action(
+        entities=[entity],
+        published=False,
+        regime="",
+        legal_basis_not_stated=False,
+        source_unconfirmed="",
+    )
+    action.designations.update(name_as_listed="")
+    make_source(action, url="")  # a source whose URL nobody confirmed
+
+    with pytest.raises(IncompleteAction) as refused:
+        action.publish()
+
+    assert refused.value.problems == [
+        "no legal basis: add one, or tick “legal basis not stated” if the announcement cites none",
+        "the name as listed is missing for Rockside Enterprise",
+        "no regime: say which list or measures the action acts on",
+        "no official source with a URL: add one, or explain in “official source not yet confirmed”",
+    ]
+    assert not Action.objects.published().exists()
+
+    action.legal_bases.add(make_legal_basis())
+    action.designations.update(name_as_listed="ROCKSIDE ENTERPRISE")
+    action.regime = Regime.OFAC_SDN
+    action.source_unconfirmed = "The fact sheet is quoted in coverage; its URL is not known."
+    action.save()
+    action.publish()
+    assert action.is_published
+
+
+def test_a_source_with_a_url_or_the_explicit_flags_complete_an_action():
+    action = make_action(published=False, legal_basis_not_stated=True, source_unconfirmed="")
+    assert action.publication_problems() == [
+        "no official source with a URL: add one, or explain in “official source not yet confirmed”"
+    ]
+    make_source(action, url="https://www.state.gov/fact-sheet")
+    assert action.publication_problems() == []
+
+
+def test_a_name_or_identifier_is_stored_whole_however_long():
+    name = "A" * 700
+    entity = make_entity(name=name)
+    Alias.objects.create(entity=entity, name="B " * 400)
+    identifier = Identifier.objects.create(entity=entity, scheme="registration", value="9" * 150)
+    entity.refresh_from_db()
+    identifier.refresh_from_db()
+    assert entity.name == name and len(identifier.value) == 150
+    assert entity.aliases.get().name == "B " * 400

@@ -1,10 +1,10 @@
 """Background tasks: the periodic list download imports a list only when its file changed."""
 
+import datetime
 import hashlib
 from pathlib import Path
 
 import pytest
-from django.utils import timezone
 
 from sanctions import tasks
 from sanctions.fetching import FetchFailed, FetchRefused
@@ -14,11 +14,16 @@ OFAC = Path(__file__).resolve().parents[1] / "fixtures" / "ofac"
 URL = "https://lists.example/SDN.CSV"
 
 
+# OFAC's server dates its files; 02:00 GMT on the 21st is still the 20th in Washington.
+LAST_MODIFIED = "Sat, 21 Oct 2023 02:00:00 GMT"
+
+
 class FakeFetch:
     """Stands in for sanctions.fetching.fetch: serves given bodies, records the calls."""
 
-    def __init__(self, *bodies):
+    def __init__(self, *bodies, last_modified=LAST_MODIFIED):
         self.bodies = list(bodies)
+        self.headers = {"last-modified": last_modified} if last_modified else {}
         self.calls = []
 
     def __call__(self, url, *, allow_pdf=False, allow_data=False, max_bytes=None):
@@ -27,7 +32,8 @@ class FakeFetch:
         body = self.bodies.pop(0)
         if isinstance(body, Exception):
             raise body
-        return type("Result", (), {"body": body, "sha256": hashlib.sha256(body).hexdigest()})
+        sha256 = hashlib.sha256(body).hexdigest()
+        return type("Result", (), {"body": body, "sha256": sha256, "headers": self.headers})
 
 
 @pytest.fixture(autouse=True)
@@ -52,9 +58,20 @@ def test_a_downloaded_list_is_imported_only_when_its_file_changed(monkeypatch):
     assert ImportRun.objects.count() == 2
     run = ImportRun.objects.get(pk=changed["run"])
     assert run.files[0]["url"] == URL
-    assert run.published_on == timezone.localdate()
+    assert run.published_on == datetime.date(2023, 10, 20)  # in the list's own time zone
     assert run.proposals.count() == 3
     assert set(Source.objects.values_list("kind", "url")) == {(SourceKind.LIST_UPDATE, URL)}
+
+
+@pytest.mark.django_db
+def test_a_csv_download_without_a_date_is_not_imported_rather_than_dated_today(monkeypatch):
+    body = (OFAC / "sdn_2023-10-18_slice.csv").read_bytes()
+    monkeypatch.setattr(tasks, "fetch", FakeFetch(body, last_modified=None))
+
+    result = tasks.import_list_url(ListName.OFAC_SDN)
+
+    assert "no Last-Modified" in result["reason"]
+    assert not ImportRun.objects.exists()
 
 
 @pytest.mark.django_db

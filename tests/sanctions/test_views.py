@@ -178,7 +178,7 @@ def test_entity_page_shows_timeline_in_date_order_and_status_today(client):
     body = response.content.decode()
     assert body.index("First action") < body.index("Second action")
     [status] = response.context["status"]
-    assert status.authority == state
+    assert status.authorities == [state] and status.regime == "ofac_sdn"
     assert status.since == datetime.date(2024, 4, 19)
 
 
@@ -300,11 +300,11 @@ def test_entity_status_as_of_a_date_follows_its_actions(client):
 
     def status(as_of):
         response = client.get(entity.get_absolute_url(), {"as_of": as_of})
-        return [(line.authority.name, line.status) for line in response.context["status"]]
+        return [(line.regime_label, line.status) for line in response.context["status"]]
 
     assert status("2023-10-19") == []
-    assert status("2024-06-01") == [("U.S. Department of State", "listed")]
-    assert status("2025-02-01") == [("U.S. Department of State", "lifted")]
+    assert status("2024-06-01") == [("OFAC SDN List", "listed")]
+    assert status("2025-02-01") == [("OFAC SDN List", "lifted")]
     bad = client.get(entity.get_absolute_url(), {"as_of": "June"})
     assert bad.status_code == 200
     assert "is not a date" in bad.content.decode()

@@ -32,8 +32,8 @@ class Command(BaseCommand):
             "--published-on",
             type=datetime.date.fromisoformat,
             metavar="YYYY-MM-DD",
-            help="The list's date, for the CSV files that do not carry one"
-            " (default: a date in the file name, else today).",
+            help="The date the list was published: required for a CSV file without a date"
+            " in its name; for an XML file, used only if the file states none.",
         )
         parser.add_argument(
             "--list",
@@ -60,12 +60,8 @@ class Command(BaseCommand):
                 self.stdout.write(f"{path.name}: {summary}")
             return
 
-        kwargs = {"force": force, "progress": progress}
-        if format == "ofac-sdn-csv":
-            kwargs["published_on"] = published_on
-        elif published_on:
-            raise CommandError("--published-on is for the CSV files; XML files carry their date")
-        elif len(files) != 1:
+        kwargs = {"force": force, "progress": progress, "published_on": published_on}
+        if format != "ofac-sdn-csv" and len(files) != 1:
             raise CommandError(f"{format} takes one file")
         if ofac_list:
             if not format.startswith("ofac"):
