@@ -1,8 +1,10 @@
 """Load the bundled demo dataset (sanctions/data/demo.json) into the database.
 
 Every row is matched on its natural key and brought up to date, so loading the file
-again changes nothing. Rows the file no longer lists are left alone: deleting is an
-editor's decision, and most rows are protected anyway.
+again changes nothing. A row an editor changed since (its history names a user) is left
+as the editor made it and reported as a conflict: the file is older news than the editor.
+Rows the file no longer lists are left alone: deleting is an editor's decision, and most
+rows are protected anyway.
 """
 
 import datetime
@@ -10,7 +12,9 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import pghistory
 from django.db import models, transaction
+from pghistory.models import Events
 
 from sanctions.models import (
     Action,
@@ -35,11 +39,20 @@ from sanctions.search import index_names
 DEFAULT_PATH = Path(__file__).resolve().parent / "data" / "demo.json"
 
 
-def load_demo(*, path: Path = DEFAULT_PATH) -> dict[str, int]:
-    """Create or update every record in the file, in one transaction; return the counts."""
+class Counts(Counter):
+    """Rows created, updated and unchanged, and the conflicts left as editors made them."""
+
+    def __init__(self):
+        super().__init__(created=0, updated=0, unchanged=0)
+        self.conflicts: list[str] = []
+
+
+def load_demo(*, path: Path = DEFAULT_PATH) -> dict:
+    """Create or update every record in the file, in one transaction; return the counts
+    and, under "conflicts", the rows left alone because an editor changed them."""
     data = json.loads(Path(path).read_text(encoding="utf-8"))
-    counts: Counter[str] = Counter(created=0, updated=0, unchanged=0)
-    with transaction.atomic():
+    counts = Counts()
+    with transaction.atomic(), pghistory.context(load_demo=True):
         authorities = {
             item["slug"]: _sync(
                 Authority,
@@ -103,6 +116,7 @@ def load_demo(*, path: Path = DEFAULT_PATH) -> dict[str, int]:
         "entities": len(data["entities"]),
         "articles": len(data["articles"]),
         **counts,
+        "conflicts": counts.conflicts,
     }
 
 
@@ -134,8 +148,8 @@ def _load_entity(item: dict, counts: Counter) -> Entity:
         _sync(
             Identifier,
             counts,
-            lookup={"scheme": identifier["scheme"], "value": identifier["value"]},
-            values={"entity": entity, **_pick(identifier, "country", "note")},
+            lookup={"entity": entity, "scheme": identifier["scheme"], "value": identifier["value"]},
+            values=_pick(identifier, "country", "note"),
         )
     return entity
 
@@ -167,6 +181,8 @@ def _load_article(item: dict, outlets: dict, entities: dict, counts: Counter) ->
         values={
             **_pick(item, "headline", "author", "language", "notes"),
             "outlet": outlets.get(item.get("outlet")),
+            "is_copy": item.get("is_copy", False),
+            "headline_from_url": item.get("headline_from_url", False),
             "published_on": _date(item.get("published_on")),
         },
     )
@@ -190,11 +206,14 @@ def _load_action(
         counts,
         lookup={"reference": item["reference"]},
         values={
-            **_pick(item, "title", "kind", "summary", "notes"),
+            **_pick(item, "title", "kind", "regime", "summary", "notes", "source_unconfirmed"),
             "authority": authorities[item["authority"]],
+            "legal_basis_not_stated": item.get("legal_basis_not_stated", False),
+            "announced_entity_count": item.get("announced_entity_count"),
             "announced_on": announced_on,
             "effective_on": _date(item.get("effective_on")),
             "gazetted_on": _date(item.get("gazetted_on")),
+            "ends_on": _date(item.get("ends_on")),
             "document_numbers": item.get("document_numbers", []),
             "subject_countries": item.get("subject_countries", []),
         },
@@ -210,6 +229,10 @@ def _load_action(
         },
     )
     _sync_m2m(action.legal_bases, [legal_bases[slug] for slug in item.get("legal_bases", [])])
+    _sync_m2m(
+        action.other_authorities,
+        [authorities[slug] for slug in item.get("other_authorities", [])],
+    )
     _sync_m2m(action.programs, [programs[code] for code in item.get("programs", [])])
     for designation in item.get("designations", []):
         _sync(
@@ -217,7 +240,8 @@ def _load_action(
             counts,
             lookup={"action": action, "entity": entities[designation["entity"]]},
             values={
-                **_pick(designation, "role", "name_as_listed", "reason", "measures"),
+                **_pick(designation, "role", "name_as_listed", "reason", "measures", "regime"),
+                "ends_on": _date(designation.get("ends_on")),
                 "position": designation.get("position", 0),
                 "legal_basis": legal_bases.get(designation.get("legal_basis")),
             },
@@ -264,11 +288,23 @@ def _sync(
     if not changed:
         counts["unchanged"] += 1
         return obj
+    if _edited_by_editor(obj):
+        counts.conflicts.append(
+            f"{model._meta.verbose_name} {obj.pk} “{obj}”: an editor changed it; the file"
+            f" differs in {', '.join(changed)}"
+        )
+        return obj
     for name in changed:
         setattr(obj, name, values[name])
     obj.save()
     counts["updated"] += 1
     return obj
+
+
+def _edited_by_editor(obj: models.Model) -> bool:
+    """Whether the row's latest recorded change was made by a signed-in user."""
+    latest = Events.objects.tracks(obj).order_by("-pgh_created_at", "-pgh_id").first()
+    return latest is not None and (latest.pgh_context or {}).get("user") is not None
 
 
 def _differs(obj: models.Model, name: str, value) -> bool:

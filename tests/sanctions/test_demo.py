@@ -2,8 +2,10 @@ import json
 from io import StringIO
 from pathlib import Path
 
+import pghistory
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.management import call_command
 from pghistory.models import Events
 
@@ -231,3 +233,66 @@ def test_load_demo_if_empty_leaves_an_existing_database_alone():
 
     assert "left as it is" in out.getvalue()
     assert Action.objects.filter(title="Edited").exists()
+
+
+def test_loading_again_leaves_an_editors_change_and_reports_it(loaded):
+    editor = User.objects.create_user("editor1", is_staff=True)
+    action = Action.objects.get(reference="pak-2024-12-18-state-eo13382")
+    with pghistory.context(user=editor.pk):  # as the admin records a signed-in editor
+        Action.objects.filter(pk=action.pk).update(title="Corrected by an editor")
+    out = StringIO()
+
+    call_command("load_demo", stdout=out)
+
+    assert Action.objects.get(pk=action.pk).title == "Corrected by an editor"
+    assert "1 record(s) changed by editors were left as they are" in out.getvalue()
+    assert f"action {action.pk}" in out.getvalue() and "differs in title" in out.getvalue()
+
+
+def test_every_published_demo_action_passes_the_publication_checks(loaded):
+    for action in Action.objects.published():
+        assert action.publication_problems() == [], action.reference
+
+
+def test_aero_is_named_not_listed_on_its_page_and_the_entity_list_action_is_partial(loaded, client):
+    aero = Entity.objects.get(reference="advanced-engineering-research-organization")
+    page = client.get(f"/entities/{aero.pk}/?as_of=2025-01-01").content.decode()
+    status = page.split('id="status-heading"')[1].split("</section>")[0]
+    assert "BIS Entity List" not in status and "21 Oct 2024" not in status
+    assert "No measure in force" in status
+
+    action = Action.objects.get(reference="pak-2024-10-21-bis-entity-list")
+    body = client.get(action.get_absolute_url()).content.decode()
+    assert "Entities (0 of 26 recorded)" in body
+    assert "A partial record" in body
+    partial = client.get("/api/v1/actions/", {"partial": "true"}).json()["results"]
+    assert action.pk in {row["id"] for row in partial}
+    listed = client.get("/actions/", {"partial": "true"}).context["page"]
+    assert action in listed.object_list
+
+
+def test_the_joint_actions_name_both_authorities(loaded, client):
+    for reference in ("prk-2022-01-12-ofac-state-eo13382", "irn-2023-01-06-ofac-state-qai-aio"):
+        action = Action.objects.get(reference=reference)
+        assert [a.slug for a in action.authorities] == ["us-ofac", "us-state"]
+        body = client.get(action.get_absolute_url()).content.decode()
+        assert "Office of Foreign Assets Control</a> and <a" in body
+        assert "U.S. Department of State</a>" in body
+        designee = (
+            action.designations.get(entity__reference="o-yong-ho")
+            if (reference.startswith("prk"))
+            else action.designations.first()
+        )
+        status = designee.entity.status_on(action.announced_on)
+        assert [a.slug for a in status[0].authorities] == ["us-ofac", "us-state"]
+
+
+def test_article_provenance_is_shown_to_readers(loaded, client):
+    copy = Article.objects.get(url__startswith="https://defence.pk/")
+    assert copy.is_copy and copy.headline_from_url
+    action = copy.coverage.first().action
+    body = client.get(action.get_absolute_url()).content.decode()
+    assert "a copy on defence.pk of an article first published by Reuters" in body
+    assert "headline reconstructed from the URL" in body
+    api = client.get(f"/api/v1/articles/{copy.pk}/").json()
+    assert api["is_copy"] and api["headline_from_url"]

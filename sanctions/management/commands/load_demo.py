@@ -29,3 +29,9 @@ class Command(BaseCommand):
             f"entities, {counts['articles']} articles; {counts['created']} rows created, "
             f"{counts['updated']} updated, {counts['unchanged']} unchanged."
         )
+        if counts["conflicts"]:
+            self.stdout.write(
+                f"{len(counts['conflicts'])} record(s) changed by editors were left as they are:"
+            )
+            for conflict in counts["conflicts"]:
+                self.stdout.write(f"  {conflict}")
