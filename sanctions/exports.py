@@ -60,16 +60,21 @@ CHUNK_SIZE = 2000  # rows fetched per round trip; memory is bounded by this, not
 DUMP_DIR = "exports"
 DUMPS_KEPT = 2  # the previous dump survives a regeneration, for downloads in progress
 
-# Spreadsheets run a cell beginning with one of these as a formula. Such a cell is written
-# with a leading apostrophe; so is one that begins with an apostrophe, so that removing
-# one leading apostrophe always gives back the stored text.
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\0", "'")
+# Spreadsheets run a cell beginning with one of these as a formula, also after leading
+# spaces, and some read the full-width forms as the ASCII ones. Such a cell is written
+# with a leading apostrophe; so is one that begins with a tab, a carriage return or an
+# apostrophe, so that removing one leading apostrophe always gives back the stored text.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+ALWAYS_QUOTED = ("\t", "\r", "\0", "'")
+# The spaces a spreadsheet skips before a formula (the same set in SQL below).
+LEADING_SPACE = " \t\n\r\x0b\x0c\u00a0\u3000"
 LIST_SEPARATOR = "; "
 
 
 def neutralise(value: str) -> str:
     """The text of a CSV cell, made inert for spreadsheets."""
-    return "'" + value if value.startswith(FORMULA_TRIGGERS) else value
+    formula = value.lstrip(LEADING_SPACE).startswith(FORMULA_TRIGGERS)
+    return "'" + value if formula or value.startswith(ALWAYS_QUOTED) else value
 
 
 def _chunks(rows: Iterable, size: int = CHUNK_SIZE) -> Iterator[list]:
@@ -188,16 +193,24 @@ def entity_chunks(entities: QuerySet) -> Iterator[list[dict]]:
 # into CRLF. Each column is (name, SQL expression, meaning); text that a spreadsheet
 # could run is neutralised in the query, as neutralise() would.
 
-_SQL_TRIGGERS = ", ".join(
-    {"\t": "E'\\t'", "\r": "E'\\r'", "'": "''''"}.get(c, f"'{c}'")
-    for c in FORMULA_TRIGGERS
-    if c != "\0"  # PostgreSQL text cannot hold NUL
-)
+def _sql_escapes(chars) -> str:
+    """Characters as the body of a U&'' literal: no quoting to get wrong."""
+    return "".join(f"\\{ord(c):04x}" for c in chars if c != "\0")  # text cannot hold NUL
+
+
+def _sql_chars(chars) -> str:
+    return ", ".join(f"U&'{_sql_escapes(c)}'" for c in chars if c != "\0")
+
+
+_SQL_ALWAYS = _sql_chars(ALWAYS_QUOTED)
+_SQL_TRIGGERS = _sql_chars(FORMULA_TRIGGERS)
+_SQL_SPACE = f"U&'{_sql_escapes(LEADING_SPACE)}'"
 
 
 def _text(expression: str) -> str:
     return (
-        f"CASE WHEN left({expression}, 1) IN ({_SQL_TRIGGERS})"
+        f"CASE WHEN left({expression}, 1) IN ({_SQL_ALWAYS})"
+        f" OR left(ltrim({expression}, {_SQL_SPACE}), 1) IN ({_SQL_TRIGGERS})"
         f" THEN '''' || {expression} ELSE {expression} END"
     )
 

@@ -38,6 +38,11 @@ PAYLOADS = [
     "\tcmd|' /C calc'!A0",
     "\r=1+1",
     "'already quoted",
+    " =1+1",  # spreadsheets skip leading spaces
+    "\u3000\uff1dSUM(A1)",  # an ideographic space, then a full-width equals sign
+    "\uff0b1",
+    "\uff0d1",
+    "\uff20SUM(A1)",
 ]
 
 
@@ -136,7 +141,10 @@ def test_formula_payloads_in_names_come_out_neutralised_and_round_trip_as_text(c
 def test_every_formula_trigger_is_neutralised():
     for trigger in ("=", "+", "-", "@", "\t", "\r", "\0", "'"):
         assert exports.neutralise(trigger + "x") == "'" + trigger + "x"
+    for risky in (" =1", "\u00a0+1", "\uff1d1", "\u3000\uff20x"):
+        assert exports.neutralise(risky) == "'" + risky
     assert exports.neutralise("x=1") == "x=1"
+    assert exports.neutralise(" ACME") == " ACME"
     assert exports.neutralise("") == ""
 
 
