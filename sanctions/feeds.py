@@ -17,6 +17,7 @@ from django.utils.feedgenerator import Atom1Feed
 from django.utils.html import format_html, format_html_join, linebreaks
 from django.utils.http import urlencode
 
+from .fetching import is_web_url
 from .filters import ActionFilter, strict_filterset
 from .models import Action, ActionKind, Designation, Entity
 
@@ -162,7 +163,7 @@ class ActionFeed(Feed):
         return _xml_text(action.authority.name)
 
     def item_author_link(self, action: Action) -> str | None:
-        return action.authority.url or None
+        return action.authority.url if is_web_url(action.authority.url) else None
 
     def item_description(self, action: Action) -> str:
         """HTML (the generator escapes it into the XML): the summary, then the entities."""

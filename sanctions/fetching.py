@@ -232,6 +232,18 @@ def _hostname(raw_host: str, *, url: str) -> str:
     return host
 
 
+WEB_SCHEMES = ("http", "https")
+
+
+def is_web_url(url: str) -> bool:
+    """An http(s) URL with a host, written without the spaces and control characters
+    browsers strip (``java\tscript:``): the only kind shown to readers as a link."""
+    if not url or _UNSAFE_CHARS.search(url):
+        return False
+    parts = urlsplit(url)
+    return parts.scheme.lower() in WEB_SCHEMES and bool(parts.netloc)
+
+
 def _parse(url: str, allowlist: frozenset[str]) -> _Target:
     """Check a URL against every rule that needs no DNS; raise FetchRefused if it breaks one."""
     url = url.strip()
@@ -241,7 +253,7 @@ def _parse(url: str, allowlist: frozenset[str]) -> _Target:
         raise FetchRefused("URL contains spaces, control characters or backslashes", url=url)
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
-    if scheme not in ("http", "https"):
+    if scheme not in WEB_SCHEMES:
         raise FetchRefused(f"scheme {scheme or '(none)'!r} refused: http and https only", url=url)
     if "@" in parts.netloc:
         raise FetchRefused("credentials in the URL are refused", url=url)

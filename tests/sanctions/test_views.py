@@ -5,7 +5,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from sanctions.models import ActionKind, Alias, Relation, RelationKind
+from sanctions.models import ActionKind, Alias, Article, Authority, Relation, RelationKind, Source
 from sanctions.search import index_names
 
 from .factories import (
@@ -381,3 +381,36 @@ def test_filter_values_with_nul_bytes_are_refused_not_crashing(client):
         response = client.get("/actions/", {param: "a\x00b"})
         assert response.status_code == 200
         assert param in response.context["filter"].form.errors
+
+
+@pytest.mark.parametrize(
+    "bad_url",
+    [
+        "javascript:alert(1)",
+        "JaVaScRiPt:alert(1)",
+        "data:text/html,<b>x</b>",
+        "java\tscript:alert(1)",
+    ],
+)
+def test_a_url_that_is_not_http_is_never_rendered_as_a_link(client, bad_url):
+    entity = make_entity(name="Rockside Enterprise")
+    action = make_action(title="Designation of Rockside", entities=[entity])
+    # Straight into the database, past the forms' validation.
+    make_source(action, title="Fact sheet", url="https://www.state.gov/ok")
+    Source.objects.filter(action=action).update(url=bad_url)
+    article = make_article(actions=[action], headline="Rockside designated")
+    Article.objects.filter(pk=article.pk).update(url=bad_url)
+    Authority.objects.filter(pk=action.authority_id).update(url=bad_url)
+
+    pages = [
+        action.get_absolute_url(),
+        entity.get_absolute_url(),
+        "/articles/",
+        "/search/?q=Rockside",
+        "/feeds/actions.atom",
+    ]
+    for url in pages:
+        body = client.get(url).content.decode()
+        assert "Rockside" in body, url
+        assert 'href="javascript' not in body.lower() and 'href="data:' not in body, url
+        assert "java\tscript" not in body and "java&#x9;script" not in body, url
