@@ -44,6 +44,10 @@ lint: install
 	$(BIN)/ruff format --check .
 	SECRET_KEY=lint-only-not-secret $(BIN)/python manage.py makemigrations --check --dry-run
 	SECRET_KEY=lint-only-not-secret $(BIN)/python manage.py check --fail-level WARNING
+	@# The documented production settings pass Django's deployment checks.
+	PRODUCTION=true DEBUG=false ALLOWED_HOSTS=tracker.example.org \
+	SECRET_KEY="$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+	$(BIN)/python manage.py check --deploy --fail-level WARNING
 
 # Scale benchmarks, each on a benchmark database of its own that it creates and fills
 # on first use (see bench/README.md).

@@ -193,6 +193,7 @@ def entity_chunks(entities: QuerySet) -> Iterator[list[dict]]:
 # into CRLF. Each column is (name, SQL expression, meaning); text that a spreadsheet
 # could run is neutralised in the query, as neutralise() would.
 
+
 def _sql_escapes(chars) -> str:
     """Characters as the body of a U&'' literal: no quoting to get wrong."""
     return "".join(f"\\{ord(c):04x}" for c in chars if c != "\0")  # text cannot hold NUL

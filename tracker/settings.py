@@ -146,12 +146,26 @@ STORAGES = {
     },
 }
 
+# One switch for a public server behind a TLS-terminating proxy: HTTPS only (with HSTS),
+# secure cookies, and the proxy's X-Forwarded-Proto trusted to say a request was HTTPS.
+PRODUCTION = envbool("PRODUCTION", "false")
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = envbool("SECURE_COOKIES", "false")
+SESSION_COOKIE_SECURE = envbool("SECURE_COOKIES", "true" if PRODUCTION else "false")
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# Sessions (only editors have them) end after a working day without a request.
+SESSION_COOKIE_AGE = 3600 * envint("SESSION_IDLE_HOURS", "8")
+SESSION_SAVE_EVERY_REQUEST = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+if PRODUCTION:
+    SECURE_SSL_REDIRECT = True
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # monitoring may probe over plain HTTP
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = envint("HSTS_SECONDS", str(365 * 24 * 3600))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
 
 PAGE_SIZE = envint("PAGE_SIZE", "25")
 

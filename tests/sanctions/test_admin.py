@@ -1,4 +1,5 @@
 import pytest
+from django.test import Client
 from pghistory.models import MiddlewareEvents
 
 from sanctions.admin import similar_entities
@@ -207,3 +208,28 @@ def test_possible_duplicates_share_a_name_not_merely_a_word():
 
     assert [entity for entity, _ in similar_entities("Akhtar & Sons Pvt. Ltd.")] == [same]
     assert similar_entities("Alpha Trading") == []
+
+
+def test_an_editors_session_ends_after_a_working_day_without_a_request(client, settings):
+    assert settings.SESSION_COOKIE_AGE == 8 * 3600 and settings.SESSION_SAVE_EVERY_REQUEST
+    client.force_login(make_staff("editor1", "editor"))
+
+    response = client.get("/admin/")
+
+    cookie = response.cookies[settings.SESSION_COOKIE_NAME]
+    assert cookie["max-age"] == 8 * 3600  # renewed on every request: idle time counts
+    assert cookie["httponly"]
+
+
+def test_the_production_switch_redirects_to_https_but_lets_health_checks_through(settings):
+    settings.SECURE_SSL_REDIRECT = True
+    settings.SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    settings.SECURE_HSTS_SECONDS = 3600
+    client = Client()
+
+    assert client.get("/actions/").status_code == 301
+    assert client.get("/healthz").status_code == 200
+    proxied = client.get("/actions/", headers={"X-Forwarded-Proto": "https"})
+    assert proxied.status_code == 200
+    assert proxied["Strict-Transport-Security"].startswith("max-age=3600")
