@@ -91,3 +91,55 @@ def test_the_action_page_fits_a_phone_screen(live_server, browser):
     scroll_width = page.evaluate("document.documentElement.scrollWidth")
 
     assert scroll_width <= 375
+
+
+@pytest.fixture
+def admin_user(demo):
+    from django.contrib.auth.models import User
+
+    User.objects.create_superuser("admin", password="a-long-test-password")
+    return "admin", "a-long-test-password"
+
+
+def test_every_kind_of_page_works_under_the_content_security_policy(
+    live_server, admin_user, browser
+):
+    from playwright.sync_api import expect
+
+    page = browser.new_page()
+    refusals = []
+    page.on(
+        "console",
+        lambda message: (
+            refusals.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+
+    for path in ["/", "/actions/", "/entities/", "/articles/", "/search/?q=missile"]:
+        response = page.goto(f"{live_server.url}{path}")
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+        assert "camera=()" in response.headers["permissions-policy"]
+    page.goto(f"{live_server.url}/")
+    expect(page.locator("svg").first).to_be_visible()  # the year chart
+    page.goto(f"{live_server.url}/actions/")
+    page.locator(".record", has=page.locator("time[datetime='2024-12-18']")).get_by_role(
+        "link"
+    ).first.click()
+    expect(page.get_by_role("heading", name="Official sources")).to_be_visible()
+    page.locator("section[aria-labelledby='entities-heading'] a").first.click()
+    expect(page.locator("figure.chart svg").first).to_be_visible()  # the timeline
+
+    page.goto(f"{live_server.url}/api/docs/")
+    expect(page.locator(".swagger-ui .info .title")).to_be_visible(timeout=15000)
+
+    page.goto(f"{live_server.url}/admin/")
+    page.get_by_label("Username").fill(admin_user[0])
+    page.get_by_label("Password").fill(admin_user[1])
+    page.get_by_role("button", name="Log in").click()
+    expect(page.locator("#user-tools")).to_contain_text("Welcome")
+    page.goto(f"{live_server.url}/admin/sanctions/action/add/")
+    expect(page.locator("#action_form")).to_be_visible()
+    # The admin's own scripts run: the inline "Add another" rows are made by JavaScript.
+    expect(page.locator(".add-row a").first).to_be_visible()
+
+    assert refusals == []
