@@ -5,13 +5,13 @@ Only published actions are public, and entities and articles only through them
 with the FilterSets of the web pages, so a query string means the same on both.
 """
 
-import datetime
 import hashlib
 
 import pghistory.models
 from django.apps import apps
 from django.conf import settings
 from django.db.models import F, Prefetch
+from django.utils import timezone
 from django.utils.cache import get_conditional_response, patch_cache_control
 from django.utils.http import http_date, quote_etag
 from django_filters.rest_framework import DjangoFilterBackend
@@ -40,6 +40,7 @@ from .models import (
     Program,
     Relation,
     Source,
+    status_date,
 )
 from .search import clean_query
 
@@ -249,7 +250,6 @@ class ActionSerializer(serializers.ModelSerializer):
         read_only=True, help_text="Entities recorded as listed, removed, amended or identified."
     )
     partial = serializers.BooleanField(
-        source="is_partial",
         read_only=True,
         help_text="The announcement names more entities than are recorded.",
     )
@@ -388,7 +388,7 @@ class EntitySerializer(serializers.ModelSerializer):
 
     @extend_schema_field(StatusLineSerializer(many=True))
     def get_status(self, entity):
-        as_of = self.context.get("as_of") or datetime.date.today()
+        as_of = self.context.get("as_of") or status_date("")
         lines = entity.status_on(as_of, entity.published_designations)
         return StatusLineSerializer(lines, many=True).data
 
@@ -486,6 +486,8 @@ class ConditionalGetMixin:
     pghistory recorded anywhere; a client that sends both gets the ETag's answer.
     """
 
+    changes_daily = False
+
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
         if request.method not in ("GET", "HEAD") or response.status_code != 200:
@@ -493,6 +495,9 @@ class ConditionalGetMixin:
         response.render()
         response["ETag"] = quote_etag(hashlib.blake2b(response.content, digest_size=16).hexdigest())
         changed = latest_change()
+        if self.changes_daily:  # a status on "today" changes at midnight too
+            midnight = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+            changed = max(filter(None, [changed, midnight]))
         timestamp = int(changed.timestamp()) if changed else None
         if timestamp:
             response["Last-Modified"] = http_date(timestamp)
@@ -576,6 +581,7 @@ class EntityViewSet(ReadOnlyViewSet):
 
     serializer_class = EntitySerializer
     filterset_class = EntityFilter
+    changes_daily = True
 
     def get_queryset(self):
         return entity_queryset()
@@ -583,7 +589,7 @@ class EntityViewSet(ReadOnlyViewSet):
     def get_serializer_context(self):
         value = self.request.query_params.get("as_of", "") if self.request else ""
         try:
-            as_of = datetime.date.fromisoformat(value) if value else None
+            as_of = status_date(value)
         except ValueError:
             raise ValidationError({"as_of": ["Give a date as YYYY-MM-DD."]}) from None
         return {**super().get_serializer_context(), "as_of": as_of}

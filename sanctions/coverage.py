@@ -49,6 +49,7 @@ from .models import (
     Snapshot,
     Source,
     Suggestion,
+    site_of,
 )
 from .search import name_key
 
@@ -94,10 +95,6 @@ def normalize_url(url: str) -> str:
 def _is_tracking(name: str) -> bool:
     name = name.lower()
     return name in TRACKING_PARAMETERS or name.startswith(TRACKING_PREFIXES)
-
-
-def _site(url: str) -> str:
-    return (urlsplit(url).hostname or "").removeprefix("www.")
 
 
 # Pasting URLs
@@ -180,7 +177,7 @@ def article_urls(*, result: FetchResult, extracted: Extracted) -> list[str]:
     urls = []
     canonical = extracted.canonical_url
     with contextlib.suppress(ValueError):  # a malformed canonical URL is no canonical
-        if canonical and _site(canonical) == _site(result.final_url):
+        if canonical and site_of(canonical) == site_of(result.final_url):
             urls.append(normalize_url(canonical))
     urls += [normalize_url(result.final_url), normalize_url(result.url)]
     return list(dict.fromkeys(urls))
@@ -230,7 +227,7 @@ def store_article(
 
 def outlet_for(*, site_name: str, url: str) -> Outlet:
     """The outlet publishing at the URL's site, found by domain or name, else created."""
-    domain = _site(url)
+    domain = site_of(url)
     name = (site_name or domain)[:200]
     outlet = (
         Outlet.objects.filter(domain__iexact=domain).order_by("pk").first()

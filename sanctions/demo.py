@@ -186,7 +186,7 @@ def _load_article(item: dict, outlets: dict, entities: dict, counts: Counter) ->
             "published_on": _date(item.get("published_on")),
         },
     )
-    _sync_m2m(article.entities, [entities[ref] for ref in item.get("mentions", [])])
+    _sync_m2m(article, "entities", [entities[ref] for ref in item.get("mentions", [])], counts)
     return article
 
 
@@ -228,12 +228,14 @@ def _load_action(
             ),
         },
     )
-    _sync_m2m(action.legal_bases, [legal_bases[slug] for slug in item.get("legal_bases", [])])
+    _sync_m2m(action, "legal_bases", [legal_bases[s] for s in item.get("legal_bases", [])], counts)
     _sync_m2m(
-        action.other_authorities,
+        action,
+        "other_authorities",
         [authorities[slug] for slug in item.get("other_authorities", [])],
+        counts,
     )
-    _sync_m2m(action.programs, [programs[code] for code in item.get("programs", [])])
+    _sync_m2m(action, "programs", [programs[code] for code in item.get("programs", [])], counts)
     for designation in item.get("designations", []):
         _sync(
             Designation,
@@ -315,9 +317,18 @@ def _differs(obj: models.Model, name: str, value) -> bool:
     return getattr(obj, name) != value
 
 
-def _sync_m2m(manager, objs: list[models.Model]) -> None:
-    if set(manager.values_list("pk", flat=True)) != {obj.pk for obj in objs}:
-        manager.set(objs)
+def _sync_m2m(obj: models.Model, name: str, objs: list[models.Model], counts: Counts) -> None:
+    """Set a many-to-many relation of a row, unless an editor changed the row since."""
+    manager = getattr(obj, name)
+    if set(manager.values_list("pk", flat=True)) == {o.pk for o in objs}:
+        return
+    if _edited_by_editor(obj):
+        counts.conflicts.append(
+            f"{obj._meta.verbose_name} {obj.pk} “{obj}”: an editor changed it; the file"
+            f" differs in {name}"
+        )
+        return
+    manager.set(objs)
 
 
 def _pick(item: dict, *keys: str) -> dict:

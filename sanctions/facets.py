@@ -16,8 +16,7 @@ import threading
 from dataclasses import dataclass
 
 import numpy as np
-from django.db.models import Case, F, Max, Value, When
-from django.db.models.lookups import GreaterThan
+from django.db.models import Max
 from django.http import QueryDict
 
 from .filters import ActionFilter, country_name
@@ -28,7 +27,6 @@ from .models import (
     Authority,
     LegalBasis,
     Program,
-    recorded_entities,
 )
 
 # How many text queries' matches an index keeps (a bit per action each).
@@ -73,13 +71,7 @@ class ActionIndex:
         published = Action.objects.published()
         rows = list(
             published.order_by("-announced_on", "-pk")
-            # Counted only for the few actions that state how many entities they name.
-            .annotate(
-                partial=Case(
-                    When(announced_entity_count__isnull=True, then=Value(False)),
-                    default=GreaterThan(F("announced_entity_count"), recorded_entities()),
-                )
-            )
+            .with_partial()
             .values_list("pk", "authority_id", "kind", "announced_on", "countries", "partial")
         )
         legal_bases = list(

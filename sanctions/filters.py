@@ -2,7 +2,7 @@
 
 import django_filters
 from django import forms
-from django.db.models import F, Q
+from django.db.models import Q
 from followthemoney.types import registry
 
 from .models import (
@@ -15,7 +15,7 @@ from .models import (
     EntityName,
     LegalBasis,
     Program,
-    recorded_entities,
+    is_partial,
 )
 from .search import name_key, search_entities, text_query
 
@@ -135,10 +135,7 @@ class ActionFilter(django_filters.FilterSet):
 
     def filter_partial(self, queryset, name, value):
         """Actions recording fewer entities than their announcement names (or the others)."""
-        partial = Q(announced_entity_count__gt=F("recorded_entities"))
-        return queryset.alias(recorded_entities=recorded_entities()).filter(
-            partial if value else ~partial | Q(announced_entity_count__isnull=True)
-        )
+        return queryset.filter(is_partial() if value else ~is_partial())
 
 
 class EntityFilter(django_filters.FilterSet):

@@ -19,7 +19,7 @@ from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
-from django.db.models import Func, Q
+from django.db.models import Case, ExpressionWrapper, Func, Q, Value, When
 from django.db.models.functions import Coalesce, Upper
 from django.urls import reverse
 from django.utils import timezone
@@ -226,24 +226,38 @@ class ActionQuerySet(models.QuerySet):
 
     def with_details(self):
         """Actions with their legal bases, programs, designations, sources and coverage
-        prefetched, each in the order an action's page shows them."""
-        return self.select_related("authority").prefetch_related(
-            "other_authorities",
-            "legal_bases",
-            "programs",
-            models.Prefetch(
-                "designations",
-                queryset=Designation.objects.select_related("entity", "legal_basis").order_by(
-                    "position", "pk"
+        prefetched, each in the order an action's page shows them, and `partial`."""
+        return (
+            self.with_partial()
+            .select_related("authority")
+            .prefetch_related(
+                "other_authorities",
+                "legal_bases",
+                "programs",
+                models.Prefetch(
+                    "designations",
+                    queryset=Designation.objects.select_related("entity", "legal_basis").order_by(
+                        "position", "pk"
+                    ),
                 ),
-            ),
-            models.Prefetch("sources", queryset=Source.objects.order_by("published_on", "pk")),
-            models.Prefetch(
-                "coverage",
-                queryset=Coverage.objects.select_related("article__outlet").order_by(
-                    "article__published_on", "article_id"
+                models.Prefetch("sources", queryset=Source.objects.order_by("published_on", "pk")),
+                models.Prefetch(
+                    "coverage",
+                    queryset=Coverage.objects.select_related("article__outlet").order_by(
+                        "article__published_on", "article_id"
+                    ),
                 ),
-            ),
+            )
+        )
+
+    def with_partial(self):
+        """Each action with `partial` (``is_partial``), counted only for the actions that
+        say how many entities their announcement names."""
+        return self.annotate(
+            partial=Case(
+                When(announced_entity_count__isnull=True, then=Value(False)),
+                default=ExpressionWrapper(is_partial(), output_field=models.BooleanField()),
+            )
         )
 
     def for_list(self):
@@ -265,6 +279,11 @@ EDITOR_ONLY_FIELDS = {"editor_notes"}
 def recorded_entities():
     """An action's recorded entities as an annotation: those named only, aside."""
     return count_of(Designation.objects.exclude(role=DesignationRole.NAMED), "action")
+
+
+def is_partial() -> Q:
+    """The announcement names more entities than the action records."""
+    return Q(announced_entity_count__gt=recorded_entities())
 
 
 @track_history(exclude=["search_vector", "countries"])
@@ -427,13 +446,14 @@ class Action(models.Model):
     def publication_problems(self) -> list[str]:
         """What the action lacks to be published, in words for the editor; empty if none."""
         problems = []
-        if self.authority_id is None:
-            problems.append("no issuing authority")
-        if not self.legal_bases.exists() and not self.legal_basis_not_stated:
+        has_legal_basis = self.legal_bases.exists()
+        if not has_legal_basis and not self.legal_basis_not_stated:
             problems.append(
                 "no legal basis: add one, or tick “legal basis not stated” if the"
                 " announcement cites none"
             )
+        if has_legal_basis and self.legal_basis_not_stated:
+            problems.append("a legal basis is given and “legal basis not stated” is ticked")
         designations = list(self.designations.select_related("entity"))
         unnamed = [
             d.entity.name
@@ -445,6 +465,15 @@ class Action(models.Model):
         acting = [d for d in designations if designation_effect(self.kind, d.role)]
         if acting and not self.regime and any(not d.regime for d in acting):
             problems.append("no regime: say which list or measures the action acts on")
+        if self.kind in LIFTING_KINDS and designations and not acting:
+            problems.append(
+                "a removal that removes nothing: mark the entities it ends measures for"
+                " as “Removed”"
+            )
+        start = self.effective_on or self.announced_on
+        ends = [self.ends_on, *(d.ends_on for d in designations)]
+        if start and any(end is not None and end <= start for end in ends):
+            problems.append("a scheduled end on or before the day the measures took effect")
         if not self.sources.exclude(url="").exists() and not self.source_unconfirmed.strip():
             problems.append(
                 "no official source with a URL: add one, or explain in “official source"
@@ -454,14 +483,9 @@ class Action(models.Model):
 
     @property
     def recorded_entity_count(self) -> int:
-        """Entities recorded as listed, removed, amended or identified; named ones aside."""
+        """Entities recorded as listed, removed, amended or identified (as
+        ``recorded_entities`` counts them), from the prefetched designations."""
         return sum(1 for d in self.designations.all() if d.role != DesignationRole.NAMED)
-
-    @property
-    def is_partial(self) -> bool:
-        """The announcement names more entities than are recorded."""
-        count = self.announced_entity_count
-        return count is not None and count > self.recorded_entity_count
 
     @property
     def authorities(self) -> list[Authority]:
@@ -537,20 +561,29 @@ class StatusLine:
         return self.action.authorities
 
 
+def status_date(value: str) -> datetime.date:
+    """The date a status is asked for (``?as_of=YYYY-MM-DD``), today if none is given;
+    ValueError for anything but an ISO date."""
+    return datetime.date.fromisoformat(value) if value else timezone.localdate()
+
+
 @dataclass
 class StatusHistory:
     """Every published designation of an entity walked in date order, per regime.
 
-    Ordering: by the date the measure took effect (``effective_on``, else the
-    announcement), then by announcement and entry order, so that of a listing and a
-    removal on the same day the later-announced one stands. A scheduled end (the
-    designation's ``ends_on``, else its action's) is applied after that day's actions,
-    and only if no later listing renewed the measure in the meantime.
+    Events are ordered by the date the measure took effect (``effective_on``, else the
+    announcement), then by announcement and entry order: of a listing and a removal on
+    the same day, the later-announced one stands. A listing is in force from its start
+    until a removal or an early termination ends every listing of its regime, or its
+    own scheduled end (the designation's ``ends_on``, else its action's) passes; the
+    regime's status is listed while one listing is in force. A waiver suspends the
+    listings: status is waived, and a waived listing's scheduled end still ends it.
+    Measures whose regime nobody recorded are kept apart per acting authority.
     """
 
     lines: dict[str, StatusLine]
     # For each designation that listed: when it took effect, and when that listing
-    # stopped (None while in force); the FtM export's startDate and endDate.
+    # stopped being in force (None while it is); the FtM export's startDate and endDate.
     periods: dict[int, tuple[datetime.date, datetime.date | None]]
 
     @classmethod
@@ -563,44 +596,57 @@ class StatusHistory:
             if effect is None:
                 continue
             start = action.effective_on or action.announced_on
-            regime = d.regime or action.regime or Regime.OTHER
+            regime = d.regime or action.regime or f"{Regime.OTHER}:{action.authority_id}"
             events.append((start, 0, action.announced_on, action.pk, d.pk, effect, regime, d))
             end = d.ends_on or action.ends_on
             if effect == Effect.LISTED and end is not None and end > start:
                 events.append((end, 1, end, 0, d.pk, Effect.EXPIRED, regime, d))
         events.sort(key=lambda e: e[:5])
         history = cls(lines={}, periods={})
-        basis: dict[str, Designation] = {}  # the listing a regime's line stands on
-        open_listings: dict[str, list[Designation]] = defaultdict(list)
+        in_force: dict[str, dict[int, Designation]] = defaultdict(dict)
         for day, scheduled, _, _, _, effect, regime, d in events:
             if until is not None and day > until:
                 break
+            listings = in_force[regime]
             line = history.lines.get(regime)
             if scheduled:
-                if d.pk not in {o.pk for o in open_listings[regime]}:
-                    continue  # ended before its scheduled end
-                if basis.get(regime) is not d:
-                    open_listings[regime].remove(d)
-                    history.periods[d.pk] = (history.periods[d.pk][0], day)
-                    continue  # a later listing renewed the measure
-            if effect == Effect.LISTED:
+                if listings.pop(d.pk, None) is None:
+                    continue  # ended before its term
+                history._stop(d, day)
+                if listings:  # another listing still holds
+                    if line.status == Effect.LISTED:
+                        history.lines[regime] = dataclasses.replace(line, until=_end(listings))
+                    continue
+            elif effect == Effect.LISTED:
                 history.periods[d.pk] = (day, None)
-                open_listings[regime].append(d)
-                basis[regime] = d
-                end = d.ends_on or d.action.ends_on
+                listings[d.pk] = d
                 if line is not None and line.status == Effect.LISTED:
                     # A renewal or a second listing does not reset "since".
-                    history.lines[regime] = dataclasses.replace(line, until=end)
-                    continue
-                history.lines[regime] = StatusLine(regime, effect, day, d.action, until=end)
+                    history.lines[regime] = dataclasses.replace(line, until=_end(listings))
+                else:
+                    history.lines[regime] = StatusLine(
+                        regime.partition(":")[0], effect, day, d.action, until=_end(listings)
+                    )
                 continue
-            for listing in open_listings.pop(regime, []):
-                history.periods[listing.pk] = (history.periods[listing.pk][0], day)
-            basis.pop(regime, None)
-            if line is not None and line.status == effect:
-                continue
-            history.lines[regime] = StatusLine(regime, effect, day, d.action)
+            else:  # removed, terminated or waived by an action
+                for listing in listings.values():
+                    history._stop(listing, day)
+                if effect != Effect.WAIVED:
+                    listings.clear()
+            if line is None or line.status != effect:
+                history.lines[regime] = StatusLine(regime.partition(":")[0], effect, day, d.action)
         return history
+
+    def _stop(self, listing: "Designation", day: datetime.date) -> None:
+        start, end = self.periods[listing.pk]
+        if end is None:
+            self.periods[listing.pk] = (start, day)
+
+
+def _end(listings: dict[int, "Designation"]) -> datetime.date | None:
+    """When the last of these listings ends by its terms; None if one has no end."""
+    ends = [d.ends_on or d.action.ends_on for d in listings.values()]
+    return None if None in ends else max(ends)
 
 
 @track_history(exclude=["search_vector"])
@@ -828,6 +874,15 @@ class IdentifierScheme(models.TextChoices):
     OTHER = "other", "Other"
 
 
+# Schemes whose values are list entry numbers, each borne by one entity.
+LIST_NUMBER_SCHEMES = [
+    IdentifierScheme.OFAC_ENT_NUM,
+    IdentifierScheme.UN_REFERENCE,
+    IdentifierScheme.UK_ID,
+    IdentifierScheme.EU_REFERENCE,
+]
+
+
 @track_history()
 class Identifier(models.Model):
     """An identifier of an entity in an official register."""
@@ -845,6 +900,13 @@ class Identifier(models.Model):
             # company number, a person's passport in two records): each keeps it.
             models.UniqueConstraint(
                 fields=["entity", "scheme", "value"], name="identifier_unique_per_entity"
+            ),
+            # A list's entry number names one entry, so one entity: the importers find
+            # the entity an entry belongs to by it.
+            models.UniqueConstraint(
+                fields=["scheme", "value"],
+                condition=Q(scheme__in=LIST_NUMBER_SCHEMES),
+                name="identifier_list_number_unique",
             ),
         ]
         indexes = [
@@ -1057,6 +1119,11 @@ class Outlet(models.Model):
         return self.name
 
 
+def site_of(url: str) -> str:
+    """The site a URL is on, without "www."."""
+    return (urlsplit(url).hostname or "").removeprefix("www.")
+
+
 class ArticleQuerySet(models.QuerySet):
     def visible(self):
         """Articles linked to at least one published action."""
@@ -1133,8 +1200,7 @@ class Article(LinkStatus):
 
     @property
     def host(self) -> str:
-        """The site the URL is on, without "www."."""
-        return (urlsplit(self.url).hostname or "").removeprefix("www.")
+        return site_of(self.url)
 
 
 class CoverageRelation(models.TextChoices):

@@ -105,8 +105,9 @@ def import_list_url(self, list_name: str) -> dict:
         try:
             run = importer([path] if format == ofac_csv.FORMAT else path, **options)
         except ImportFailed as exc:
-            if getattr(exc, "run", None) is None:
-                raise
+            if getattr(exc, "run", None) is None:  # refused before a run was recorded
+                logger.warning("list %s from %s not imported: %s", list_name, url, exc)
+                return {"list": list_name, "fetched": True, "changed": True, "reason": str(exc)}
             run = exc.run  # recorded as a failed run, with the reason, for editors
     return {
         "list": list_name,

@@ -31,6 +31,7 @@ from .models import (
     Relation,
     Snapshot,
     count_of,
+    status_date,
 )
 from .search import clean_query, search_actions, search_articles, search_entities
 
@@ -142,12 +143,10 @@ _KIND_COLOURS = {
 def _as_of(request) -> tuple[datetime.date, str]:
     """The date of ?as_of=YYYY-MM-DD, or today; with an error message for a bad value."""
     value = request.GET.get("as_of", "")
-    if not value:
-        return datetime.date.today(), ""
     try:
-        return datetime.date.fromisoformat(value), ""
+        return status_date(value), ""
     except ValueError:
-        return datetime.date.today(), f"“{value}” is not a date (YYYY-MM-DD); showing today."
+        return status_date(""), f"“{value}” is not a date (YYYY-MM-DD); showing today."
 
 
 @require_safe
@@ -304,13 +303,14 @@ def _history(request, obj, public_events: Q):
     shown = []
     for event in events:
         if event.pgh_diff:
-            # Editors' own notes are theirs: a change to them alone is not shown.
+            # Editors' own notes are theirs: a change to them alone (with the save's
+            # new updated_at) is not shown.
             event.pgh_diff = {
                 field: change
                 for field, change in event.pgh_diff.items()
                 if field not in EDITOR_ONLY_FIELDS
             }
-            if not event.pgh_diff:
+            if event.pgh_diff.keys() <= {"updated_at"}:
                 continue
         shown.append(event)
     return render(request, "sanctions/history.html", {"object": obj, "events": shown})

@@ -33,6 +33,7 @@ from rigour.langs import iso_639_alpha2
 from sanctions import ftm
 from sanctions.importers.lists import ListFormatError, progress_bar
 from sanctions.models import (
+    LIST_NUMBER_SCHEMES,
     Action,
     ActionKind,
     ActionStatus,
@@ -414,6 +415,9 @@ class _Importer:
             )
         )
         if entity.pk in holders:
+            return False
+        if holders and scheme in LIST_NUMBER_SCHEMES:
+            self.warn(line, f"{scheme} {value} already belongs to entity {min(holders)}; not added")
             return False
         if holders:
             # Kept on both: two records may share a number; an editor may merge them.

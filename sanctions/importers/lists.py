@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pghistory
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from followthemoney.types import registry
@@ -257,12 +257,18 @@ def list_lock(list_name: str):
     """
     key = f"import_list:{list_name}"
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_lock(hashtext(%s))", [key])
+        cursor.execute("SELECT pg_try_advisory_lock(hashtext(%s))", [key])
+        if not cursor.fetchone()[0]:
+            logger.warning("waiting for the import of %s in progress to finish", list_name)
+            cursor.execute("SELECT pg_advisory_lock(hashtext(%s))", [key])
     try:
         yield
     finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(hashtext(%s))", [key])
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(hashtext(%s))", [key])
+        except DatabaseError:  # the connection is gone, and the lock with it
+            logger.exception("releasing the import lock of %s", list_name)
 
 
 def fail_stale_runs(list_name: str) -> int:
@@ -437,6 +443,20 @@ class _Import:
         )
         if too_long:
             raise ListFormatError(f"entry number too long to be one: {too_long[0][0][:60]!r}")
+        # Tags are stored as the list prints them: one too long for a tag is refused,
+        # never cut.
+        longest_tag = min(
+            ListEntry._meta.get_field("programs").base_field.max_length,
+            Program._meta.get_field("code").max_length,
+        )
+        too_long = self.sql(
+            "SELECT number, p FROM {stage}, unnest(programs) p"
+            " WHERE length(p) > %(longest)s LIMIT 1",
+            {"longest": longest_tag},
+        )
+        if too_long:
+            number, tag = too_long[0]
+            raise ListFormatError(f"entry {number}: program tag too long to be one: {tag[:80]!r}")
         self.sql("ALTER TABLE {stage} ADD PRIMARY KEY (number)")
         self.sql("ANALYZE {stage}")
         return count
@@ -610,13 +630,14 @@ class _Import:
             ON CONFLICT (entity_id, name) DO NOTHING"""
         )
         # Two entries may hold the same identifier (a shared registration number): each
-        # entity keeps it, and the pair is worth an editor's look.
+        # entity keeps it. An entry number another entity holds stays with it (the raw
+        # record keeps the list's claim), and the pair is worth an editor's look.
         self.sql(
             """INSERT INTO {identifier} (entity_id, scheme, value, country, note)
             SELECT s.entity_id, i ->> 'scheme', i ->> 'value', i ->> 'country', i ->> 'note'
             FROM {stage} s CROSS JOIN LATERAL jsonb_array_elements(s.identifiers) i
             WHERE s.touched
-            ON CONFLICT (entity_id, scheme, value) DO NOTHING"""
+            ON CONFLICT DO NOTHING"""
         )
 
     def record_changes(self) -> None:
@@ -808,6 +829,6 @@ def _authority(list_name: str) -> Authority:
 
 def _program(code: str, authority: Authority) -> Program:
     program, _ = Program.objects.get_or_create(
-        code=code[:40], defaults={"name": code, "authority": authority}
+        code=code, defaults={"name": code, "authority": authority}
     )
     return program

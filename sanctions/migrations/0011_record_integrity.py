@@ -4,34 +4,57 @@ import django.contrib.postgres.fields
 import django.contrib.postgres.indexes
 import django.contrib.postgres.search
 import django.db.models.deletion
+import pgtrigger
 import pgtrigger.compiler
 import pgtrigger.migrations
 from django.db import migrations, models
 
 
-# Regimes of the actions entered before regimes were recorded, by who acted and how.
-# Other actions keep an empty regime until an editor sets it; publishing then asks.
+# Regimes of the actions entered before regimes were recorded, where who acted and how
+# say it without doubt. Other actions (State's statutory measures, waivers) keep an empty
+# regime until an editor sets it; publishing then asks for one.
 REGIMES_BY_AUTHORITY = {
     "us-ofac": "ofac_sdn",
     "us-state": "ofac_sdn",
     "us-bis": "bis_entity_list",
     "un-security-council": "un",
 }
-REGIME_KINDS = ["designation", "delisting", "renewal", "expiry", "waiver",
-                "entity_list_addition", "entity_list_removal"]
+REGIME_KINDS = {
+    "us-ofac": ["designation", "delisting"],
+    "us-state": ["designation", "delisting"],
+    "us-bis": ["entity_list_addition", "entity_list_removal"],
+    "un-security-council": ["designation", "delisting"],
+}
+LIFTING_KINDS = ["delisting", "entity_list_removal", "expiry"]
+INSTRUCTIONS = "Proposed by import run"
 
 
-def set_regimes_and_move_editor_notes(apps, schema_editor):
+def record_integrity(apps, schema_editor):
     Action = apps.get_model("sanctions", "Action")
-    for slug, regime in REGIMES_BY_AUTHORITY.items():
-        Action.objects.filter(
-            authority__slug=slug, kind__in=REGIME_KINDS, regime=""
-        ).update(regime=regime)
-    # An import's proposals said "complete this" in the public notes; editors only now.
-    for action in Action.objects.filter(proposed_by__isnull=False).exclude(notes=""):
-        if action.notes.startswith("Proposed by import run"):
-            Action.objects.filter(pk=action.pk).update(
-                editor_notes=action.notes, notes=""
+    ActionEvent = apps.get_model("sanctions", "ActionEvent")
+    Designation = apps.get_model("sanctions", "Designation")
+    # Data moves, not edits: no history events of their own.
+    with pgtrigger.ignore(
+        "sanctions.Action:update_update", "sanctions.Designation:update_update"
+    ):
+        for slug, regime in REGIMES_BY_AUTHORITY.items():
+            Action.objects.filter(
+                authority__slug=slug, kind__in=REGIME_KINDS[slug], regime=""
+            ).update(regime=regime)
+        # Every row of a removal used to lift whatever its role; the role now decides,
+        # so rows left at the default "listed" say what they meant.
+        Designation.objects.filter(action__kind__in=LIFTING_KINDS, role="listed").update(
+            role="delisted"
+        )
+        # An import's proposals said "complete this" in the public notes, and the
+        # history kept it: both move to the editors' notes.
+        for action in Action.objects.filter(notes__startswith=INSTRUCTIONS):
+            instructions, _, rest = action.notes.partition("\n\n")
+            Action.objects.filter(pk=action.pk).update(editor_notes=instructions, notes=rest)
+        for event in ActionEvent.objects.filter(notes__startswith=INSTRUCTIONS):
+            instructions, _, rest = event.notes.partition("\n\n")
+            ActionEvent.objects.filter(pk=event.pk).update(
+                editor_notes=instructions, notes=rest
             )
 
 
@@ -389,5 +412,9 @@ class Migration(migrations.Migration):
             model_name='identifier',
             constraint=models.UniqueConstraint(fields=('entity', 'scheme', 'value'), name='identifier_unique_per_entity'),
         ),
-        migrations.RunPython(set_regimes_and_move_editor_notes, migrations.RunPython.noop),
+        migrations.AddConstraint(
+            model_name='identifier',
+            constraint=models.UniqueConstraint(condition=models.Q(('scheme__in', ['ofac', 'un', 'uk', 'eu'])), fields=('scheme', 'value'), name='identifier_list_number_unique'),
+        ),
+        migrations.RunPython(record_integrity, migrations.RunPython.noop),
     ]

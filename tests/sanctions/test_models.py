@@ -1,3 +1,5 @@
+import datetime
+
 import pytest
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
@@ -59,9 +61,15 @@ def test_identifiers_are_unique_per_entity_and_relations_cannot_point_to_themsel
             entity=entity, scheme=IdentifierScheme.OFAC_ENT_NUM, value="52049"
         )
     # Two records may share a number (a registration number in two SDN entries): each keeps it.
-    Identifier.objects.create(
-        entity=make_entity(), scheme=IdentifierScheme.OFAC_ENT_NUM, value="52049"
-    )
+    for holder in (entity, make_entity()):
+        Identifier.objects.create(
+            entity=holder, scheme=IdentifierScheme.REGISTRATION, value="0912345"
+        )
+    # A list's entry number belongs to one entity.
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Identifier.objects.create(
+            entity=make_entity(), scheme=IdentifierScheme.OFAC_ENT_NUM, value="52049"
+        )
     with pytest.raises(IntegrityError), transaction.atomic():
         Relation.objects.create(subject=entity, object=entity, kind=RelationKind.FRONT_FOR)
 
@@ -163,3 +171,27 @@ def test_a_name_or_identifier_is_stored_whole_however_long():
     identifier.refresh_from_db()
     assert entity.name == name and len(identifier.value) == 150
     assert entity.aliases.get().name == "B " * 400
+
+
+def test_publishing_refuses_a_removal_that_removes_nothing_and_contradictions():
+    entity = make_entity()
+    removal = make_action(
+        entities=[entity], kind="delisting", role="listed", published=False, ends_on=None
+    )
+    assert "a removal that removes nothing" in " ".join(removal.publication_problems())
+
+    both = make_action(published=False, legal_bases=[make_legal_basis()])
+    Action.objects.filter(pk=both.pk).update(legal_basis_not_stated=True)
+    both.refresh_from_db()
+    assert both.publication_problems() == [
+        "a legal basis is given and “legal basis not stated” is ticked"
+    ]
+
+    backwards = make_action(
+        published=False,
+        announced_on=datetime.date(2024, 5, 1),
+        ends_on=datetime.date(2024, 4, 1),
+    )
+    assert backwards.publication_problems() == [
+        "a scheduled end on or before the day the measures took effect"
+    ]

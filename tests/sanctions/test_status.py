@@ -146,6 +146,31 @@ CASES = {
             "2022-06-01": {INKSNA: (EXPIRED, "2021-01-01")},
         },
     ),
+    "a waived listing still ends on its scheduled end": (
+        [
+            Act(D.STATUTORY_MEASURES, "2020-01-01", regime=INKSNA, ends="2022-01-01"),
+            Act(D.WAIVER, "2021-01-01", regime=INKSNA),
+        ],
+        {
+            "2021-06-01": {INKSNA: (WAIVED, "2021-01-01")},
+            "2022-06-01": {INKSNA: (EXPIRED, "2022-01-01")},
+        },
+    ),
+    "a listing after a waiver lists again": (
+        [
+            Act(D.DESIGNATION, "2018-01-10"),
+            Act(D.WAIVER, "2019-06-01"),
+            Act(D.DESIGNATION, "2020-06-01"),
+        ],
+        {"2020-07-01": {SDN: (LISTED, "2020-06-01")}},
+    ),
+    "an open-ended listing outlives a later one with an end": (
+        [
+            Act(D.DESIGNATION, "2020-01-10"),
+            Act(D.DESIGNATION, "2021-01-10", designation_ends="2023-01-10"),
+        ],
+        {"2024-01-01": {SDN: (LISTED, "2020-01-10")}},
+    ),
     "joint action": (
         [Act(D.DESIGNATION, "2022-01-12", authority="ofac", joint=("state",))],
         {"2022-01-12": {SDN: (LISTED, "2022-01-12")}},
@@ -329,3 +354,18 @@ def test_an_ftm_listing_carries_the_end_the_status_derives():
     assert listing["endDate"] == ["2023-01-10"]
     assert removal["endDate"] == ["2023-01-10"] and removal["date"] == ["2023-01-10"]
     assert json.dumps(mine)  # plain JSON, as the export writes it
+
+
+def test_measures_with_no_recorded_regime_are_kept_apart_per_authority():
+    entity = build(
+        [
+            Act(D.DESIGNATION, "2020-01-10", authority="ofac"),
+            Act(D.DELISTING, "2021-01-10", authority="bis", role=DesignationRole.DELISTED),
+        ]
+    )
+    Action.objects.update(regime="")  # as imported from a file that names no list
+    lines = entity.status_on(datetime.date(2022, 1, 1))
+    assert sorted((line.regime, line.status, line.authorities[0].slug) for line in lines) == [
+        (Regime.OTHER, LIFTED, "bis"),
+        (Regime.OTHER, LISTED, "ofac"),
+    ]

@@ -2,6 +2,7 @@ import datetime
 
 import pghistory
 import pytest
+from django.contrib.auth.models import User
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -414,3 +415,17 @@ def test_a_url_that_is_not_http_is_never_rendered_as_a_link(client, bad_url):
         assert "Rockside" in body, url
         assert 'href="javascript' not in body.lower() and 'href="data:' not in body, url
         assert "java\tscript" not in body and "java&#x9;script" not in body, url
+
+
+def test_public_history_does_not_show_a_change_to_the_editors_notes(client):
+    action = make_action(title="Designation of Rockside")
+    editor = User.objects.create_user("reviewer1", is_staff=True)
+    before = client.get(f"/actions/{action.pk}/history/").content.decode().count("<tr>")
+    with pghistory.context(user=editor.pk):  # as an admin save records it
+        action.editor_notes = "Ask State for the fact sheet URL."
+        action.save()
+
+    history = client.get(f"/actions/{action.pk}/history/").content.decode()
+
+    assert "fact sheet URL" not in history and "editor_notes" not in history
+    assert history.count("<tr>") == before
