@@ -6,11 +6,13 @@ with the FilterSets of the web pages, so a query string means the same on both.
 """
 
 import hashlib
+import math
 
 import pghistory.models
 from django.apps import apps
 from django.conf import settings
 from django.db.models import F, Prefetch
+from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.cache import get_conditional_response, patch_cache_control
 from django.utils.http import http_date, quote_etag
@@ -24,6 +26,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import pagination, routers, serializers, viewsets
 from rest_framework.exceptions import ValidationError
+from rest_framework.throttling import AnonRateThrottle
 
 from .filters import ActionFilter, EntityFilter
 from .models import (
@@ -42,7 +45,7 @@ from .models import (
     Source,
     status_date,
 )
-from .search import clean_query
+from .search import QueryTooLong, clean_query
 
 MAX_PAGE_SIZE = 100
 
@@ -427,6 +430,24 @@ class ArticleSerializer(serializers.ModelSerializer):
 # Views
 
 
+class SearchThrottle(AnonRateThrottle):
+    """Anonymous searches per client per minute on the HTML pages."""
+
+    scope = "search"
+
+
+def over_rate(request, throttle: AnonRateThrottle, message: str) -> HttpResponse | None:
+    """A 429 with Retry-After when this client is over the throttle's rate, else None.
+
+    For views outside the API; the API's own views are throttled by DRF's settings.
+    """
+    if throttle.allow_request(request, None):
+        return None
+    response = HttpResponse(message + "\n", status=429, content_type="text/plain")
+    response["Retry-After"] = str(math.ceil(throttle.wait() or 1))
+    return response
+
+
 class Pagination(pagination.PageNumberPagination):
     """Page numbers; `page_size` is capped at 100, and a malformed one is refused."""
 
@@ -611,7 +632,10 @@ class ArticleViewSet(ReadOnlyViewSet):
 
     def get_queryset(self):
         articles = article_queryset()
-        query = clean_query(self.request.query_params.get("q", ""))
+        try:
+            query = clean_query(self.request.query_params.get("q", ""))
+        except QueryTooLong as exc:
+            raise ValidationError({"q": [str(exc)]}) from None
         if self.action == "list" and query:
             articles = articles.matching(query)
         return articles

@@ -698,11 +698,10 @@ def download(request, name):
         file = next((f for f in manifest["files"] if f["name"] == name), None) if manifest else None
         if file:
             return _serve_dump(request, export, file, manifest["generated_at"])
-    throttle = ExportThrottle()
-    if not throttle.allow_request(request, None):
-        response = HttpResponse("Too many live exports; try again later.\n", status=429)
-        response["Retry-After"] = str(int(throttle.wait() or 1))
-        return response
+    if refused := api.over_rate(
+        request, ExportThrottle(), "Too many live exports; try again later."
+    ):
+        return refused
     stream = (data for data, _ in _consistent(export.write, filterset.qs))
     response = StreamingHttpResponse(stream, content_type=export.content_type)
     response["Content-Disposition"] = f'attachment; filename="{name}"'

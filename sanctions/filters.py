@@ -17,7 +17,7 @@ from .models import (
     Program,
     is_partial,
 )
-from .search import name_key, search_entities, text_query
+from .search import QueryTooLong, clean_query, name_key, search_entities, text_query
 
 
 class CountryField(forms.CharField):
@@ -57,6 +57,21 @@ class TrueFalseFilter(django_filters.BooleanFilter):
     field_class = TrueFalseField
 
 
+class QueryField(forms.CharField):
+    """Search words, refused when there are too many of them (``search.clean_query``)."""
+
+    def clean(self, value):
+        value = super().clean(value)
+        try:
+            return clean_query(value or "")
+        except QueryTooLong as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+
+class QueryFilter(django_filters.CharFilter):
+    field_class = QueryField
+
+
 class KeyChoiceField(django_filters.fields.ModelChoiceField):
     """A choice by slug or code that refuses values PostgreSQL cannot compare (NUL)."""
 
@@ -77,7 +92,7 @@ def _date_widget():
 
 
 class ActionFilter(django_filters.FilterSet):
-    q = django_filters.CharFilter(method="filter_q", label="Text")
+    q = QueryFilter(method="filter_q", label="Text")
     authority = KeyChoiceFilter(
         queryset=Authority.objects.all(), to_field_name="slug", empty_label="Any authority"
     )
@@ -139,7 +154,7 @@ class ActionFilter(django_filters.FilterSet):
 
 
 class EntityFilter(django_filters.FilterSet):
-    q = django_filters.CharFilter(method="filter_q", label="Name")
+    q = QueryFilter(method="filter_q", label="Name")
     kind = django_filters.ChoiceFilter(choices=EntityKind.choices, empty_label="Any kind")
     country = CountryFilter(method="filter_country", label="Country (ISO code)")
 

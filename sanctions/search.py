@@ -403,9 +403,27 @@ def _headline(document, tsquery):
     )
 
 
+# A search box takes a name or a few words. Longer queries cost the database much and
+# find nothing more, so they are refused with a reason, never cut.
+MAX_QUERY_LENGTH = 200
+MAX_QUERY_WORDS = 16
+
+
+class QueryTooLong(ValueError):
+    """A search query over MAX_QUERY_LENGTH characters or MAX_QUERY_WORDS words."""
+
+
 def clean_query(query: str) -> str:
-    """A search box's text as the database can take it: no NUL, at most 200 characters."""
-    return query.replace("\x00", "").strip()[:200]
+    """A search box's text as the database can take it: no NUL, no outer spaces.
+
+    Raises QueryTooLong, whose message tells the user the limits.
+    """
+    query = query.replace("\x00", "").strip()
+    if len(query) > MAX_QUERY_LENGTH or len(query.split()) > MAX_QUERY_WORDS:
+        raise QueryTooLong(
+            f"Search for at most {MAX_QUERY_WORDS} words and {MAX_QUERY_LENGTH} characters."
+        )
+    return query
 
 
 def text_query(query: str) -> SearchQuery:

@@ -24,9 +24,14 @@ urlpatterns = [
 # The public API and its OpenAPI 3 description (sanctions/api.py).
 urlpatterns += [
     path("api/v1/", include(api.router.urls)),
-    path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
+    # The schema and its docs are the same for everyone and cheap: not rate-limited.
+    path("api/schema/", SpectacularAPIView.as_view(throttle_classes=[]), name="api_schema"),
     # The split view serves its start-up script as a file: the CSP allows no inline script.
-    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api_schema"), name="api_docs"),
+    path(
+        "api/docs/",
+        SpectacularSwaggerSplitView.as_view(url_name="api_schema", throttle_classes=[]),
+        name="api_docs",
+    ),
 ]
 
 # Bulk exports: the dataset index, live filtered streams and the periodic full dumps.

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_safe
 from pghistory.models import MiddlewareEvents
 
 from . import charts, citations
+from .api import SearchThrottle, over_rate
 from .facets import ActionListing
 from .filters import ActionFilter, EntityFilter
 from .models import (
@@ -33,7 +34,13 @@ from .models import (
     count_of,
     status_date,
 )
-from .search import clean_query, search_actions, search_articles, search_entities
+from .search import (
+    QueryTooLong,
+    clean_query,
+    search_actions,
+    search_articles,
+    search_entities,
+)
 
 
 def site_context(request):
@@ -68,6 +75,8 @@ def home(request):
 
 @require_safe
 def action_list(request):
+    if request.GET.get("q") and (refused := _over_search_rate(request)):
+        return refused
     filterset = ActionFilter(request.GET or None, queryset=Action.objects.published())
     listing = ActionListing(filterset)
     page = _page(request, listing.ids)
@@ -118,6 +127,8 @@ def action_detail(request, pk):
 
 @require_safe
 def entity_list(request):
+    if request.GET.get("q") and (refused := _over_search_rate(request)):
+        return refused
     filterset = EntityFilter(
         request.GET or None,
         queryset=Entity.objects.visible().defer("description", "search_vector").order_by("name"),
@@ -228,13 +239,20 @@ def article_list(request):
         .select_related("outlet")
         .prefetch_related(Prefetch("coverage", queryset=published_coverage))
     )
-    query = clean_query(request.GET.get("q", ""))
+    query, error = _search_query(request)
     if query:
+        if refused := _over_search_rate(request):
+            return refused
         articles = articles.matching(query)
     return render(
         request,
         "sanctions/article_list.html",
-        {"page": _page(request, articles), "q": query, "query": _query_without_page(request)},
+        {
+            "page": _page(request, articles),
+            "q": query,
+            "query_error": error,
+            "query": _query_without_page(request),
+        },
     )
 
 
@@ -349,9 +367,11 @@ def entity_history(request, pk):
 
 @require_safe
 def search(request):
-    query = clean_query(request.GET.get("q", ""))
+    query, error = _search_query(request)
     sections = {}
     if query:
+        if refused := _over_search_rate(request):
+            return refused
         sections = {
             "entities": list(search_entities(Entity.objects.visible(), query, limit=10)),
             "actions": list(search_actions(Action.objects.published(), query)[:10]),
@@ -359,7 +379,20 @@ def search(request):
                 search_articles(Article.objects.visible(), query).select_related("outlet")[:10]
             ),
         }
-    return render(request, "sanctions/search.html", {"q": query, **sections})
+    context = {"q": query, "query_error": error, **sections}
+    return render(request, "sanctions/search.html", context, status=400 if error else 200)
+
+
+def _search_query(request) -> tuple[str, str]:
+    """The ?q= of a search page and, for a query refused as too long, why."""
+    try:
+        return clean_query(request.GET.get("q", "")), ""
+    except QueryTooLong as exc:
+        return "", str(exc)
+
+
+def _over_search_rate(request):
+    return over_rate(request, SearchThrottle(), "Too many searches; try again in a minute.")
 
 
 @never_cache

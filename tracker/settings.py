@@ -242,9 +242,28 @@ CELERY_BEAT_SCHEDULE = {
 LINK_CHECK_INTERVAL_HOURS = envint("LINK_CHECK_INTERVAL_HOURS", "24")
 LINK_DEAD_AFTER = envint("LINK_DEAD_AFTER", "3")
 
+# The cache holds the rate limits' counts, so it must be shared by every web process:
+# Redis when CACHE_URL names one, else a table in the database.
+CACHE_URL = os.getenv("CACHE_URL", "")
+if CACHE_URL.startswith(("redis://", "rediss://")):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache"}}
+    CACHES["default"]["LOCATION"] = CACHE_URL
+elif CACHE_URL:
+    raise ImproperlyConfigured("CACHE_URL must be a redis:// URL, or unset for the database")
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "sanctions_cache",  # created by migration 0012
+        }
+    }
+# How many proxies in front of the site append the client's address to X-Forwarded-For.
+# Rate limits count per client address: the one that many entries from the right, or the
+# connection's own address when 0; what a client writes into the header is never trusted.
+TRUSTED_PROXIES = envint("TRUSTED_PROXIES", "0")
+
 # The public read-only API (sanctions/api.py) and the bulk exports (sanctions/exports.py),
-# published under this licence. Throttle counts live in the default cache: per process
-# unless CACHES names a shared one.
+# published under this licence.
 DATA_LICENSE = {"name": "CC BY 4.0", "url": "https://creativecommons.org/licenses/by/4.0/"}
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -254,8 +273,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.AnonRateThrottle"],
+    "NUM_PROXIES": TRUSTED_PROXIES,
     "DEFAULT_THROTTLE_RATES": {
         "anon": f"{envint('API_REQUESTS_PER_MINUTE', '120')}/min",
+        # The HTML search pages (name and text searches), per client.
+        "search": f"{envint('SEARCH_REQUESTS_PER_MINUTE', '60')}/min",
         # Live (filtered) exports stream up to the whole database; see sanctions/exports.py.
         "exports": f"{envint('EXPORT_REQUESTS_PER_HOUR', '60')}/hour",
     },

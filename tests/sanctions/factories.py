@@ -108,3 +108,13 @@ def make_staff(username: str, group: str) -> User:
     user = User.objects.create_user(username, password="pw", is_staff=True)
     user.groups.add(Group.objects.get(name=group))
     return user
+
+
+def data_queries(captured) -> list[str]:
+    """The SQL a request ran for its data, from a CaptureQueriesContext: the rate limits'
+    reads and writes of the cache table (and their savepoints) aside."""
+    return [
+        query["sql"]
+        for query in captured.captured_queries
+        if "sanctions_cache" not in query["sql"] and "SAVEPOINT" not in query["sql"]
+    ]

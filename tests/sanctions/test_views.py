@@ -3,9 +3,11 @@ import datetime
 import pghistory
 import pytest
 from django.contrib.auth.models import User
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from sanctions.api import SearchThrottle
 from sanctions.models import ActionKind, Alias, Article, Authority, Relation, RelationKind, Source
 from sanctions.search import index_names
 
@@ -429,3 +431,20 @@ def test_public_history_does_not_show_a_change_to_the_editors_notes(client):
 
     assert "fact sheet URL" not in history and "editor_notes" not in history
     assert history.count("<tr>") == before
+
+
+def test_the_search_pages_are_rate_limited_and_refuse_overlong_queries(client, monkeypatch):
+    monkeypatch.setattr(SearchThrottle, "rate", "3/min", raising=False)
+    statuses = [client.get("/search/", {"q": "missile"}).status_code for _ in range(3)]
+    limited = client.get("/entities/", {"q": "missile"})
+
+    assert statuses == [200, 200, 200]
+    assert limited.status_code == 429 and int(limited["Retry-After"]) > 0
+    assert client.get("/entities/").status_code == 200  # browsing is not searching
+
+    cache.clear()
+    words = " ".join(["supplier"] * 600)
+    page = client.get("/search/", {"q": words})
+    assert page.status_code == 400 and "at most 16 words" in page.content.decode()
+    entities = client.get("/entities/", {"q": words})
+    assert "at most 16 words" in entities.content.decode()
