@@ -656,6 +656,8 @@ def _consistent(write, rows: QuerySet) -> Iterator[tuple[bytes, int]]:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         # Whole-table sorts and hashes: in memory rather than in temporary files.
         cursor.execute("SET LOCAL work_mem = '64MB'")
+        # One statement streams the whole record: the web's statement timeout is for pages.
+        cursor.execute("SET LOCAL statement_timeout = 0")
         yield from write(rows)
 
 

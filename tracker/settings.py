@@ -114,10 +114,16 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # A page's queries are small and many; starting parallel workers for one (when the
 # planner misjudges an index lookup as large) costs more than the query itself.
 _options = DATABASES["default"].setdefault("OPTIONS", {})
+# A database that accepts connections but never answers must not hold requests for
+# minutes: connecting gives up after DB_CONNECT_TIMEOUT seconds. Web processes (wsgi.py)
+# also end a statement after DB_STATEMENT_TIMEOUT seconds; commands and workers default
+# to none (0), as imports, dumps and migrations run long statements.
+_options["connect_timeout"] = envint("DB_CONNECT_TIMEOUT", "3")
 _options["options"] = " ".join(
     [
         _options.get("options", ""),
         f"-c max_parallel_workers_per_gather={envint('DB_MAX_PARALLEL_WORKERS_PER_GATHER', '0')}",
+        f"-c statement_timeout={1000 * envint('DB_STATEMENT_TIMEOUT', '0')}",
     ]
 ).strip()
 
