@@ -644,7 +644,7 @@ class ArticleViewSet(ReadOnlyViewSet):
 class AuthorityViewSet(ReadOnlyViewSet):
     """Bodies that take sanctions actions."""
 
-    queryset = Authority.objects.order_by("name", "pk")
+    queryset = Authority.objects.public().order_by("name", "pk")
     serializer_class = AuthoritySerializer
     lookup_field = "slug"
 
@@ -652,7 +652,7 @@ class AuthorityViewSet(ReadOnlyViewSet):
 class LegalBasisViewSet(ReadOnlyViewSet):
     """Instruments actions are taken under."""
 
-    queryset = LegalBasis.objects.order_by("short_name", "pk")
+    queryset = LegalBasis.objects.public().order_by("short_name", "pk")
     serializer_class = LegalBasisSerializer
     lookup_field = "slug"
 
@@ -660,7 +660,7 @@ class LegalBasisViewSet(ReadOnlyViewSet):
 class ProgramViewSet(ReadOnlyViewSet):
     """List tags and regimes."""
 
-    queryset = Program.objects.select_related("authority").order_by("code", "pk")
+    queryset = Program.objects.public().select_related("authority").order_by("code", "pk")
     serializer_class = ProgramSerializer
     lookup_field = "code"
 

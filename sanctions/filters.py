@@ -94,18 +94,18 @@ def _date_widget():
 class ActionFilter(django_filters.FilterSet):
     q = QueryFilter(method="filter_q", label="Text")
     authority = KeyChoiceFilter(
-        queryset=Authority.objects.all(), to_field_name="slug", empty_label="Any authority"
+        queryset=Authority.objects.public(), to_field_name="slug", empty_label="Any authority"
     )
     legal_basis = KeyChoiceFilter(
         field_name="legal_bases",
-        queryset=LegalBasis.objects.all(),
+        queryset=LegalBasis.objects.public(),
         to_field_name="slug",
         label="Legal basis",
         empty_label="Any legal basis",
     )
     program = KeyChoiceFilter(
         field_name="programs",
-        queryset=Program.objects.all(),
+        queryset=Program.objects.public(),
         to_field_name="code",
         empty_label="Any program",
     )

@@ -86,6 +86,33 @@ class Jurisdiction(models.TextChoices):
     OTHER = "XX", "Other"
 
 
+class ReferenceQuerySet(models.QuerySet):
+    """Reference data (authorities, legal bases, programs) and what the public sees of it."""
+
+    # The lookups from the rows to the actions that cite them.
+    cited_by: tuple[str, ...] = ()
+
+    def public(self):
+        """Those a published action cites: one entered only for a draft stays private."""
+        published = Q()
+        for lookup in self.cited_by:
+            published |= Q(**{f"{lookup}__status": ActionStatus.PUBLISHED})
+        cited = self.model.objects.filter(published).values("pk")
+        return self.filter(pk__in=cited)
+
+
+class AuthorityQuerySet(ReferenceQuerySet):
+    cited_by = ("actions", "joint_actions")
+
+
+class LegalBasisQuerySet(ReferenceQuerySet):
+    cited_by = ("actions", "designations__action")
+
+
+class ProgramQuerySet(ReferenceQuerySet):
+    cited_by = ("actions",)
+
+
 @track_history()
 class Authority(models.Model):
     """A body that takes sanctions actions (State Department, OFAC, BIS...)."""
@@ -96,6 +123,8 @@ class Authority(models.Model):
     jurisdiction = models.CharField(max_length=2, choices=Jurisdiction.choices)
     url = models.URLField(blank=True)
     description = models.TextField(blank=True)
+
+    objects = AuthorityQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -116,6 +145,8 @@ class LegalBasis(models.Model):
     url = models.URLField(blank=True)
     description = models.TextField(blank=True)
 
+    objects = LegalBasisQuerySet.as_manager()
+
     class Meta:
         ordering = ["short_name"]
         verbose_name_plural = "legal bases"
@@ -134,6 +165,8 @@ class Program(models.Model):
         Authority, on_delete=models.PROTECT, null=True, blank=True, related_name="programs"
     )
     description = models.TextField(blank=True)
+
+    objects = ProgramQuerySet.as_manager()
 
     class Meta:
         ordering = ["code"]

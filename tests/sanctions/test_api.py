@@ -432,3 +432,33 @@ def test_a_name_query_of_too_many_words_is_refused_with_a_reason(client):
     assert "at most 16 words" in response.json()["q"][0]
     assert client.get("/api/v1/actions/", {"q": words}).status_code == 400
     assert client.get("/api/v1/articles/", {"q": "x" * 201}).status_code == 400
+
+
+def test_reference_data_of_a_draft_stays_private_until_the_action_is_published(client):
+    basis = make_legal_basis(short_name="Draft-only Act", slug="draft-only-act")
+    program = Program.objects.create(code="DRAFTPROG", name="A program only a draft cites")
+    authority = make_authority(name="Draft-only Office", slug="draft-only-office")
+    draft = make_action(authority=authority, legal_bases=[basis], published=False, title="A draft")
+    draft.programs.add(program)
+    make_action(title="Published elsewhere")  # the lists are not empty
+
+    def public():
+        return (
+            [r["slug"] for r in client.get("/api/v1/legal-bases/").json()["results"]],
+            [r["code"] for r in client.get("/api/v1/programs/").json()["results"]],
+            [r["slug"] for r in client.get("/api/v1/authorities/").json()["results"]],
+            client.get("/actions/").content.decode(),
+        )
+
+    legal_bases, programs, authorities, page = public()
+    assert "draft-only-act" not in legal_bases and "DRAFTPROG" not in programs
+    assert "draft-only-office" not in authorities
+    assert "Draft-only Act" not in page and "DRAFTPROG" not in page
+    assert "Draft-only Office" not in page
+    assert client.get("/api/v1/actions/", {"legal_basis": "draft-only-act"}).status_code == 400
+
+    draft.publish()
+
+    legal_bases, programs, authorities, page = public()
+    assert "draft-only-act" in legal_bases and "DRAFTPROG" in programs
+    assert "draft-only-office" in authorities and "Draft-only Act" in page
