@@ -7,7 +7,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import PermissionDenied
 from django.db import models, transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -16,7 +16,7 @@ from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 from pghistory.models import MiddlewareEvents
 
-from . import coverage, tasks
+from . import coverage, exports, tasks
 from .models import (
     Action,
     ActionStatus,
@@ -46,6 +46,7 @@ from .models import (
     SuggestionStatus,
     count_of,
     detect_script,
+    shown_publicly,
 )
 from .search import index_names, match_names
 
@@ -69,6 +70,38 @@ class ReadOnly:
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+def may_publish(request) -> bool:
+    """Reviewers (and superusers) publish; they alone change what the public sees."""
+    return request.user.has_perm("sanctions.publish_action")
+
+
+class ReviewedAdmin:
+    """A record the public may see (``shown_publicly``): editors enter it and change it
+    while only drafts use it; once a published action shows it, only reviewers change
+    or delete it, editors see it read-only. Mixed into admins and their inlines, where
+    `obj` is the parent record."""
+
+    def _reviewers_only(self, request, obj) -> bool:
+        return obj is not None and not may_publish(request) and shown_publicly(obj)
+
+    def has_change_permission(self, request, obj=None):
+        if self._reviewers_only(request, obj):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if self._reviewers_only(request, obj):
+            return False
+        return super().has_delete_permission(request, obj)
+
+
+class ReviewedInline(ReviewedAdmin):
+    def has_add_permission(self, request, obj=None):
+        if self._reviewers_only(request, obj):
+            return False
+        return super().has_add_permission(request, obj)
 
 
 class TrackedAdmin(admin.ModelAdmin):
@@ -98,6 +131,13 @@ class TrackedAdmin(admin.ModelAdmin):
             **(extra_context or {}),
         }
         return TemplateResponse(request, self.object_history_template, context)
+
+
+def renew_dumps() -> None:
+    """Once the publication commits: stop serving the full export files, which no longer
+    match the public record, and have the worker write new ones."""
+    transaction.on_commit(exports.withdraw_dumps)
+    tasks.write_export_dumps.delay_on_commit()
 
 
 class DesignationInline(admin.TabularInline):
@@ -212,11 +252,11 @@ class ActionAdmin(TrackedAdmin):
         return format_html_join(mark_safe("<br>"), "Missing: {}", ((p,) for p in problems))
 
     def has_publish_permission(self, request):
-        return request.user.has_perm("sanctions.publish_action")
+        return may_publish(request)
 
     def has_change_permission(self, request, obj=None):
         # Editors enter and edit drafts; a published action is the reviewers' to change.
-        if obj is not None and obj.is_published and not self.has_publish_permission(request):
+        if obj is not None and obj.is_published and not may_publish(request):
             return False
         return super().has_change_permission(request, obj)
 
@@ -235,6 +275,8 @@ class ActionAdmin(TrackedAdmin):
                 self.message_user(request, refused.message, messages.ERROR)
             else:
                 published += 1
+        if published:
+            renew_dumps()
         self.message_user(request, f"Published {published} action(s).", messages.SUCCESS)
 
     @admin.action(permissions=["publish"], description="Unpublish selected actions (back to draft)")
@@ -242,22 +284,24 @@ class ActionAdmin(TrackedAdmin):
         actions = list(queryset.filter(status=ActionStatus.PUBLISHED))
         for action in actions:
             action.unpublish()
+        if actions:
+            renew_dumps()
         self.message_user(request, f"Unpublished {len(actions)} action(s).", messages.SUCCESS)
 
 
-class AliasInline(admin.TabularInline):
+class AliasInline(ReviewedInline, admin.TabularInline):
     model = Alias
     fields = ["name", "kind", "script", "language"]
     extra = 1
 
 
-class IdentifierInline(admin.TabularInline):
+class IdentifierInline(ReviewedInline, admin.TabularInline):
     model = Identifier
     fields = ["scheme", "value", "country", "note"]
     extra = 1
 
 
-class RelationInline(admin.TabularInline):
+class RelationInline(ReviewedInline, admin.TabularInline):
     model = Relation
     fk_name = "subject"
     autocomplete_fields = ["object"]
@@ -278,7 +322,7 @@ def similar_entities(name: str, *, exclude_pk=None, limit: int = 5):
 
 
 @admin.register(Entity)
-class EntityAdmin(TrackedAdmin):
+class EntityAdmin(ReviewedAdmin, TrackedAdmin):
     list_display = ["name", "kind", "country_list", "designation_count", "updated_at"]
     list_filter = ["kind", "designations__action__authority"]
     search_fields = ["name", "aliases__name", "identifiers__value", "reference"]
@@ -330,7 +374,7 @@ class EntityAdmin(TrackedAdmin):
 
 
 @admin.register(Authority)
-class AuthorityAdmin(TrackedAdmin):
+class AuthorityAdmin(ReviewedAdmin, TrackedAdmin):
     list_display = ["name", "short_name", "jurisdiction"]
     list_filter = ["jurisdiction"]
     search_fields = ["name", "short_name"]
@@ -338,14 +382,14 @@ class AuthorityAdmin(TrackedAdmin):
 
 
 @admin.register(LegalBasis)
-class LegalBasisAdmin(TrackedAdmin):
+class LegalBasisAdmin(ReviewedAdmin, TrackedAdmin):
     list_display = ["short_name", "name", "citation"]
     search_fields = ["short_name", "name", "citation"]
     prepopulated_fields = {"slug": ["short_name"]}
 
 
 @admin.register(Program)
-class ProgramAdmin(TrackedAdmin):
+class ProgramAdmin(ReviewedAdmin, TrackedAdmin):
     list_display = ["code", "name", "authority"]
     list_filter = ["authority"]
     search_fields = ["code", "name"]
@@ -353,7 +397,7 @@ class ProgramAdmin(TrackedAdmin):
 
 
 @admin.register(Outlet)
-class OutletAdmin(TrackedAdmin):
+class OutletAdmin(ReviewedAdmin, TrackedAdmin):
     list_display = ["name", "domain", "country"]
     search_fields = ["name", "domain"]
 
@@ -369,14 +413,20 @@ class SnapshotInline(ReadOnly, admin.TabularInline):
         return format_html("<a href='{}' download>download</a>", obj.get_absolute_url())
 
 
-class ArticleCoverageInline(admin.TabularInline):
+class ArticleCoverageInline(ReviewedInline, admin.TabularInline):
     model = Coverage
     autocomplete_fields = ["action"]
     extra = 0
 
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        # Linking an article to a published action changes that action's page.
+        if db_field.name == "action" and not may_publish(request):
+            kwargs["queryset"] = Action.objects.filter(status=ActionStatus.DRAFT)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
 
 @admin.register(Article)
-class ArticleAdmin(TrackedAdmin):
+class ArticleAdmin(ReviewedAdmin, TrackedAdmin):
     list_display = ["headline", "outlet", "published_on", "language"]
     list_filter = ["outlet", "language", "published_on", "is_copy", "headline_from_url"]
     search_fields = ["headline", "url", "outlet__name"]
@@ -653,6 +703,8 @@ class FetchJobAdmin(ReadOnlyAdmin):
         action = get_object_or_404(Action, pk=action_id)
         if not self.has_paste_permission(request):
             raise PermissionDenied
+        if action.is_published and not may_publish(request):
+            raise PermissionDenied("Only reviewers add coverage to a published action.")
         form = PasteForm(request.POST or None)
         errors = []
         if form.is_valid():
@@ -715,6 +767,19 @@ class SuggestionAdmin(ReadOnlyAdmin):
     @admin.action(permissions=["decide"], description="Accept: make the suggested links")
     def accept(self, request, queryset):
         pending = queryset.filter(status=SuggestionStatus.PENDING).select_related("article")
+        if not may_publish(request):
+            # A link to a published action, or a mention in a public article, is public.
+            held = pending.filter(
+                Q(action__status=ActionStatus.PUBLISHED) | Q(article__in=Article.objects.public())
+            )
+            if held_count := held.count():
+                self.message_user(
+                    request,
+                    f"{held_count} suggestion(s) change what the public sees: a reviewer"
+                    " accepts those.",
+                    messages.WARNING,
+                )
+            pending = pending.exclude(pk__in=held.values("pk"))
         accepted = sum(suggestion.accept() for suggestion in pending)
         self.message_user(request, f"Accepted {accepted} suggestion(s).", messages.SUCCESS)
 

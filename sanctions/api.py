@@ -6,13 +6,9 @@ with the FilterSets of the web pages, so a query string means the same on both.
 """
 
 import hashlib
-import math
 
-import pghistory.models
-from django.apps import apps
 from django.conf import settings
-from django.db.models import F, Prefetch
-from django.http import HttpResponse
+from django.db.models import F, Max, Prefetch
 from django.utils import timezone
 from django.utils.cache import get_conditional_response, patch_cache_control
 from django.utils.http import http_date, quote_etag
@@ -26,7 +22,6 @@ from drf_spectacular.utils import (
 )
 from rest_framework import pagination, routers, serializers, viewsets
 from rest_framework.exceptions import ValidationError
-from rest_framework.throttling import AnonRateThrottle
 
 from .filters import ActionFilter, EntityFilter
 from .models import (
@@ -41,6 +36,7 @@ from .models import (
     Identifier,
     LegalBasis,
     Program,
+    PublicChange,
     Relation,
     Source,
     status_date,
@@ -430,24 +426,6 @@ class ArticleSerializer(serializers.ModelSerializer):
 # Views
 
 
-class SearchThrottle(AnonRateThrottle):
-    """Anonymous searches per client per minute on the HTML pages."""
-
-    scope = "search"
-
-
-def over_rate(request, throttle: AnonRateThrottle, message: str) -> HttpResponse | None:
-    """A 429 with Retry-After when this client is over the throttle's rate, else None.
-
-    For views outside the API; the API's own views are throttled by DRF's settings.
-    """
-    if throttle.allow_request(request, None):
-        return None
-    response = HttpResponse(message + "\n", status=429, content_type="text/plain")
-    response["Retry-After"] = str(math.ceil(throttle.wait() or 1))
-    return response
-
-
 class Pagination(pagination.PageNumberPagination):
     """Page numbers; `page_size` is capped at 100, and a malformed one is refused."""
 
@@ -486,25 +464,15 @@ def _positive_int(name: str, value: str) -> int:
 
 
 def latest_change():
-    """When any history-tracked table last changed, or None: pghistory logs every write."""
-    events = [
-        model
-        for model in apps.get_app_config("sanctions").get_models()
-        if issubclass(model, pghistory.models.Event)
-    ]
-    # The newest event of each table is a backwards scan of its primary key.
-    latest = [
-        model.objects.order_by("-pgh_id").values_list("pgh_created_at", flat=True)[:1]
-        for model in events
-    ]
-    return max(latest[0].union(*latest[1:], all=True), default=None)
+    """When the public record last changed (``PublicChange``), or None."""
+    return PublicChange.objects.aggregate(latest=Max("at"))["latest"]
 
 
 class ConditionalGetMixin:
     """ETag (a digest of the body) and Last-Modified on every 200; 304 when they match.
 
-    The ETag is exact whatever changed. Last-Modified is the time of the latest change
-    pghistory recorded anywhere; a client that sends both gets the ETag's answer.
+    The ETag is exact whatever changed. Last-Modified is the time of the latest change to
+    what the public sees; a client that sends both gets the ETag's answer.
     """
 
     changes_daily = False

@@ -39,7 +39,6 @@ from django.utils.cache import get_conditional_response
 from django.utils.dateparse import parse_datetime
 from django.utils.http import http_date, quote_etag
 from django.views.decorators.http import require_safe
-from rest_framework.throttling import AnonRateThrottle
 
 from . import api, ftm
 from .filters import ActionFilter, EntityFilter, strict_filterset
@@ -55,10 +54,13 @@ from .models import (
     Source,
     StatusHistory,
 )
+from .throttling import ClientRateThrottle, over_rate
 
 CHUNK_SIZE = 2000  # rows fetched per round trip; memory is bounded by this, not the total
 DUMP_DIR = "exports"
 DUMPS_KEPT = 2  # the previous dump survives a regeneration, for downloads in progress
+FOLDER_TIME = "%Y%m%dT%H%M%S.%fZ"  # a dump's folder: when it began, sortable as text
+WITHDRAWN = f"{DUMP_DIR}/withdrawn"  # when the dumps were last withdrawn, as FOLDER_TIME
 
 # Spreadsheets run a cell beginning with one of these as a formula, also after leading
 # spaces, and some read the full-width forms as the ASCII ones. Such a cell is written
@@ -592,8 +594,9 @@ EXPORTS = {
 def write_dumps(*, storage=None) -> dict:
     """Write every export unfiltered into storage, then its manifest; return the manifest."""
     storage = storage or default_storage
-    generated_at = timezone.now().replace(microsecond=0)
-    folder = f"{DUMP_DIR}/{generated_at:%Y%m%dT%H%M%SZ}"
+    began = timezone.now()
+    generated_at = began.replace(microsecond=0)
+    folder = f"{DUMP_DIR}/{began:{FOLDER_TIME}}"
     files = []
     for export in EXPORTS.values():
         digest = hashlib.sha256()
@@ -628,12 +631,26 @@ def write_dumps(*, storage=None) -> dict:
     return manifest
 
 
+def withdraw_dumps(*, storage=None) -> None:
+    """Stop serving every dump written so far: the public record changed (an action was
+    published or unpublished). Until the next dump, unfiltered downloads stream live."""
+    storage = storage or default_storage
+    if storage.exists(WITHDRAWN):
+        storage.delete(WITHDRAWN)
+    storage.save(WITHDRAWN, ContentFile(f"{timezone.now():{FOLDER_TIME}}"))
+
+
 def _dump_folders(storage) -> list[str]:
-    """Dump folders with a manifest, newest first."""
+    """Dump folders with a manifest, newest first, begun after the last withdrawal: a
+    dump begun before it may hold an action since unpublished."""
     if not storage.exists(DUMP_DIR):
         return []
+    withdrawn = ""
+    if storage.exists(WITHDRAWN):
+        with storage.open(WITHDRAWN) as f:
+            withdrawn = f.read().decode()
     folders = sorted(storage.listdir(DUMP_DIR)[0], reverse=True)
-    return [f for f in folders if storage.exists(f"{DUMP_DIR}/{f}/manifest.json")]
+    return [f for f in folders if f > withdrawn and storage.exists(f"{DUMP_DIR}/{f}/manifest.json")]
 
 
 def latest_manifest(storage=None) -> dict | None:
@@ -664,7 +681,7 @@ def _consistent(write, rows: QuerySet) -> Iterator[tuple[bytes, int]]:
 # Views
 
 
-class ExportThrottle(AnonRateThrottle):
+class ExportThrottle(ClientRateThrottle):
     """Anonymous live exports per hour; serving a dump file is not counted."""
 
     scope = "exports"
@@ -700,9 +717,7 @@ def download(request, name):
         file = next((f for f in manifest["files"] if f["name"] == name), None) if manifest else None
         if file:
             return _serve_dump(request, export, file, manifest["generated_at"])
-    if refused := api.over_rate(
-        request, ExportThrottle(), "Too many live exports; try again later."
-    ):
+    if refused := over_rate(request, ExportThrottle(), "Too many live exports; try again later."):
         return refused
     stream = (data for data, _ in _consistent(export.write, filterset.qs))
     response = StreamingHttpResponse(stream, content_type=export.content_type)

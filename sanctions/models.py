@@ -20,7 +20,7 @@ from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import Case, ExpressionWrapper, Func, Q, Value, When
-from django.db.models.functions import Coalesce, Upper
+from django.db.models.functions import Coalesce, Now, Upper
 from django.urls import reverse
 from django.utils import timezone
 
@@ -257,6 +257,8 @@ class ActionQuerySet(models.QuerySet):
         """Actions the public may see."""
         return self.filter(status=ActionStatus.PUBLISHED)
 
+    public = published
+
     def with_details(self):
         """Actions with their legal bases, programs, designations, sources and coverage
         prefetched, each in the order an action's page shows them, and `partial`."""
@@ -302,6 +304,13 @@ class ActionQuerySet(models.QuerySet):
             .annotate(entity_count=count_of(Designation.objects.all(), "action"))
             .order_by("-announced_on", "-pk")
         )
+
+
+def shown_publicly(obj: models.Model) -> bool:
+    """Whether the public sees the record: a published action, or a record one shows
+    (its entities, their names, its reference data, its coverage and outlets). Such a
+    record changes only through review."""
+    return type(obj).objects.public().filter(pk=obj.pk).exists()
 
 
 # Action fields for editors and reviewers only: no page, feed, export, API or public
@@ -569,6 +578,8 @@ class EntityQuerySet(models.QuerySet):
         return self.filter(
             models.Exists(Designation.objects.published().filter(entity=models.OuterRef("pk")))
         )
+
+    public = visible
 
 
 @dataclass(frozen=True)
@@ -1124,6 +1135,27 @@ class Source(LinkStatus):
         return bool(self.url)
 
 
+class PublicChange(models.Model):
+    """A write to what the public sees: a published action (or one being unpublished),
+    its parts, or a record one shows (its entities and their names, its reference data,
+    its coverage and outlets). The latest one's time is the public record's
+    Last-Modified; drafts' edits leave none.
+
+    Rows are only inserted, by triggers (``sql.PUBLIC_CHANGE``, migration 0013).
+    """
+
+    at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        indexes = [
+            # The latest public change: a backwards scan of this index.
+            models.Index(fields=["-at"], name="publicchange_at_idx"),
+        ]
+
+    def __str__(self):
+        return f"public change at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
 class ActionsChange(models.Model):
     """A change to actions or to what their lists show; the latest id is the version
     that each process's index of published actions (``sanctions.facets``) compares.
@@ -1137,6 +1169,12 @@ class ActionsChange(models.Model):
         return f"change {self.pk}"
 
 
+class OutletQuerySet(models.QuerySet):
+    def public(self):
+        """Outlets of articles covering a published action."""
+        return self.filter(pk__in=Article.objects.visible().values("outlet"))
+
+
 @track_history()
 class Outlet(models.Model):
     """A news or analysis publisher."""
@@ -1144,6 +1182,8 @@ class Outlet(models.Model):
     name = models.CharField(max_length=200, unique=True)
     domain = models.CharField(max_length=200, blank=True)
     country = models.CharField(max_length=2, blank=True)
+
+    objects = OutletQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -1163,6 +1203,8 @@ class ArticleQuerySet(models.QuerySet):
         return self.filter(
             models.Exists(Coverage.objects.published().filter(article=models.OuterRef("pk")))
         )
+
+    public = visible
 
     def matching(self, query: str):
         """Articles whose headline or outlet contains the text, accents ignored."""

@@ -16,7 +16,6 @@ from django.views.decorators.http import require_safe
 from pghistory.models import MiddlewareEvents
 
 from . import charts, citations
-from .api import SearchThrottle, over_rate
 from .facets import ActionListing
 from .filters import ActionFilter, EntityFilter
 from .models import (
@@ -41,6 +40,7 @@ from .search import (
     search_articles,
     search_entities,
 )
+from .throttling import SearchThrottle, over_rate
 
 
 def site_context(request):

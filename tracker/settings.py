@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "sanctions",
 ]
 
@@ -81,7 +82,23 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Records which editor made each change in the pghistory events.
     "pghistory.middleware.HistoryMiddleware",
+    # Refuses logins from a locked-out account or client (last, as django-axes asks).
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Logins: after LOGIN_FAILURE_LIMIT wrong passwords for one account, or from one client,
+# further attempts are refused for LOGIN_LOCKOUT_MINUTES. The attempts are kept in the
+# database, so every web process counts them; the admin lists lock-outs and lifts them.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", "5")
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_COOLOFF_TIME = envint("LOGIN_LOCKOUT_MINUTES", "30") / 60  # hours
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "sanctions.throttling.client_address"
+AXES_VERBOSE = False
 
 ROOT_URLCONF = "tracker.urls"
 WSGI_APPLICATION = "tracker.wsgi.application"
@@ -278,8 +295,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "UNAUTHENTICATED_USER": None,
-    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.AnonRateThrottle"],
-    "NUM_PROXIES": TRUSTED_PROXIES,
+    "DEFAULT_THROTTLE_CLASSES": ["sanctions.throttling.ClientRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "anon": f"{envint('API_REQUESTS_PER_MINUTE', '120')}/min",
         # The HTML search pages (name and text searches), per client.

@@ -1,4 +1,6 @@
 import pytest
+from axes.models import AccessAttempt
+from django.contrib.auth.models import User
 from django.test import Client
 from pghistory.models import MiddlewareEvents
 
@@ -6,7 +8,7 @@ from sanctions.admin import similar_entities
 from sanctions.models import Action, ActionStatus, Alias, Entity, Script
 from sanctions.search import index_names
 
-from .factories import make_action, make_authority, make_entity, make_staff
+from .factories import make_action, make_article, make_authority, make_entity, make_staff
 
 pytestmark = pytest.mark.django_db
 
@@ -233,3 +235,79 @@ def test_the_production_switch_redirects_to_https_but_lets_health_checks_through
     proxied = client.get("/actions/", headers={"X-Forwarded-Proto": "https"})
     assert proxied.status_code == 200
     assert proxied["Strict-Transport-Security"].startswith("max-age=3600")
+
+
+def _log_in(client, username, password, address="192.0.2.10"):
+    return client.post(
+        "/admin/login/?next=/admin/",
+        {"username": username, "password": password},
+        REMOTE_ADDR=address,
+    )
+
+
+def test_thirty_wrong_passwords_lock_the_account_until_a_superuser_unlocks_it(client):
+    User.objects.create_user("editor1", password="the-right-password", is_staff=True)
+
+    answers = [_log_in(client, "editor1", f"guess-{n}").status_code for n in range(30)]
+    right = _log_in(client, "editor1", "the-right-password")
+    from_elsewhere = _log_in(client, "editor1", "the-right-password", address="198.51.100.7")
+
+    assert answers[:4] == [200] * 4  # the form again, with its error
+    assert set(answers[5:]) == {429}  # locked after five failures
+    assert right.status_code == 429 and from_elsewhere.status_code == 429
+    assert "_auth_user_id" not in client.session
+
+    superuser = User.objects.create_superuser("admin", password="x")
+    admin_client = Client()
+    admin_client.force_login(superuser)
+    attempts = admin_client.get("/admin/axes/accessattempt/")
+    assert attempts.status_code == 200 and "editor1" in attempts.content.decode()
+    AccessAttempt.objects.filter(username="editor1").delete()  # "delete" in that list
+
+    assert _log_in(client, "editor1", "the-right-password").status_code == 302
+
+
+def test_an_editor_cannot_change_what_a_published_action_shows(client):
+    published = make_action(title="Published designation")
+    public_article = make_article(actions=[published], url="https://news.example/real")
+    draft_article = make_article(url="https://news.example/draft")
+    client.force_login(make_staff("editor1", "editor"))
+
+    # The URL of an article a published action cites: read-only for editors.
+    form = client.get(f"/admin/sanctions/article/{public_article.pk}/change/")
+    assert form.status_code == 200 and 'name="url"' not in form.content.decode()
+    changed = client.post(
+        f"/admin/sanctions/article/{public_article.pk}/change/",
+        {"url": "https://phishing.example/", "headline": "x"},
+    )
+    assert changed.status_code == 403
+    public_article.refresh_from_db()
+    assert public_article.url == "https://news.example/real"
+
+    # Coverage of a published action through a draft article's inline: not a valid choice.
+    coverage_form = {
+        "url": draft_article.url,
+        "headline": draft_article.headline,
+        "coverage-TOTAL_FORMS": "1",
+        "coverage-INITIAL_FORMS": "0",
+        "coverage-0-action": published.pk,
+        "coverage-0-relation": "reports",
+        "snapshots-TOTAL_FORMS": "0",
+        "snapshots-INITIAL_FORMS": "0",
+    }
+    url = f"/admin/sanctions/article/{draft_article.pk}/change/"
+    response = client.post(url, coverage_form)
+    assert response.status_code == 200  # the form again, with the error
+    assert "Select a valid choice" in response.content.decode()
+    assert not published.coverage.filter(article=draft_article).exists()
+    reviewer = Client()
+    reviewer.force_login(make_staff("reviewer1", "reviewer"))
+    assert reviewer.post(url, coverage_form).status_code == 302  # a reviewer may
+    assert published.coverage.filter(article=draft_article).exists()
+
+    # Pasting coverage URLs onto the published action.
+    paste = client.post(
+        f"/admin/sanctions/fetchjob/paste/{published.pk}/", {"urls": "https://news.example/x"}
+    )
+    assert paste.status_code == 403
+    assert not published.fetch_jobs.exists()

@@ -6,6 +6,7 @@ from django.core.signals import request_finished, request_started
 from django.db import close_old_connections, connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from django.utils.http import http_date
 from hypothesis import HealthCheck, Phase, settings
 from rest_framework.throttling import AnonRateThrottle
 from schemathesis.specs.openapi.checks import positive_data_acceptance
@@ -18,6 +19,7 @@ from sanctions.models import (
     Identifier,
     IdentifierScheme,
     Program,
+    PublicChange,
     Relation,
     RelationKind,
 )
@@ -261,8 +263,9 @@ def test_articles_show_the_published_actions_they_cover_and_public_entities(clie
 
 def test_reference_lists_are_found_by_slug_and_code(client):
     state = make_authority(slug="us-state", name="U.S. Department of State")
-    make_legal_basis(slug="inksna", short_name="INKSNA")
-    Program.objects.create(code="DPRK3", name="North Korea", authority=state)
+    inksna = make_legal_basis(slug="inksna", short_name="INKSNA")
+    program = Program.objects.create(code="DPRK3", name="North Korea", authority=state)
+    make_action(authority=state, legal_bases=[inksna]).programs.add(program)
 
     assert client.get("/api/v1/authorities/us-state/").json()["name"] == state.name
     assert client.get("/api/v1/authorities/us-state/").json()["url"] is None
@@ -409,7 +412,7 @@ def test_spoofed_forwarded_for_headers_do_not_escape_the_rate_limit(client):
 def test_behind_a_trusted_proxy_each_client_is_counted_by_the_address_it_appended(
     client, settings, monkeypatch
 ):
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    settings.TRUSTED_PROXIES = 1
     monkeypatch.setattr(AnonRateThrottle, "rate", "5/min", raising=False)
 
     def get(client_address, spoofed):
@@ -462,3 +465,33 @@ def test_reference_data_of_a_draft_stays_private_until_the_action_is_published(c
     legal_bases, programs, authorities, page = public()
     assert "draft-only-act" in legal_bases and "DRAFTPROG" in programs
     assert "draft-only-office" in authorities and "Draft-only Act" in page
+
+
+def test_last_modified_moves_with_public_changes_only(client):
+    entity = make_entity(name="Published Co")
+    published = make_action(entities=[entity], title="Published")
+    draft_entity = make_entity(name="Draft Co")
+    draft = make_action(entities=[draft_entity], published=False, title="Draft")
+
+    def public_changes():
+        return PublicChange.objects.count()
+
+    before = public_changes()
+    Action.objects.filter(pk=draft.pk).update(notes="a draft's notes")
+    draft_entity.name = "Draft Co Ltd"
+    draft_entity.save()
+    Alias.objects.create(entity=draft_entity, name="Draft alias")
+    assert public_changes() == before  # nothing the public sees moved
+
+    Alias.objects.create(entity=entity, name="Published alias")
+    assert public_changes() == before + 1
+    Action.objects.filter(pk=published.pk).update(summary="Corrected")
+    assert public_changes() == before + 2
+    published.unpublish()
+    assert public_changes() == before + 3
+    draft.publish()
+    assert public_changes() == before + 4
+
+    response = client.get("/api/v1/actions/")
+    latest = PublicChange.objects.latest("at").at
+    assert response["Last-Modified"] == http_date(int(latest.timestamp()))

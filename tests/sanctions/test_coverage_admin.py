@@ -13,7 +13,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def editor(client):
-    client.force_login(make_staff("editor", "editor"))
+    """A reviewer: coverage of a published action changes what the public sees, so it
+    is the reviewers' to add (test_admin pins that editors are refused)."""
+    client.force_login(make_staff("reviewer", "reviewer"))
     return client
 
 
@@ -150,7 +152,7 @@ def test_editors_follow_each_fetch_and_retry_failed_ones(
     assert (failed.status, failed.reason) == (FetchStatus.QUEUED, "")
 
 
-def test_editors_accept_and_dismiss_suggestions(editor):
+def test_reviewers_accept_and_dismiss_suggestions(editor):
     rosatom, other = make_entity(name="Rosatom"), make_entity(name="Rosoboronexport")
     action = make_action(entities=[rosatom])
     article = make_article(published_on=action.announced_on, text="Rosatom, Rosoboronexport")
@@ -187,3 +189,22 @@ def test_the_article_page_shows_its_snapshots_and_link_status(admin_client, sett
     assert snapshot.sha256 in page
     assert f"href='/snapshots/{snapshot.pk}/'" in page
     assert "Link dead since" in page and "Link failures" in page
+
+
+def test_an_editor_leaves_suggestions_that_change_public_records_to_a_reviewer(client):
+    client.force_login(make_staff("editor", "editor"))
+    rosatom = make_entity(name="Rosatom")
+    published = make_action(entities=[rosatom])
+    article = make_article(published_on=published.announced_on, text="Rosatom")
+    coverage.suggest_links(article=article)
+    suggestion = article.suggestions.get(action=published)
+
+    response = client.post(
+        "/admin/sanctions/suggestion/",
+        {"action": "accept", "_selected_action": [suggestion.pk]},
+        follow=True,
+    )
+
+    assert "a reviewer accepts those" in response.text
+    assert not article.coverage.exists()
+    assert Suggestion.objects.get(pk=suggestion.pk).status == SuggestionStatus.PENDING

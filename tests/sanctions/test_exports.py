@@ -7,6 +7,7 @@ import json
 import pytest
 from django.core.management import call_command
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from sanctions import exports, tasks
@@ -25,6 +26,7 @@ from .factories import (
     make_entity,
     make_legal_basis,
     make_source,
+    make_staff,
 )
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_cache_and_storage")]
@@ -385,3 +387,29 @@ def test_an_entity_export_whose_search_matches_nothing_is_just_the_header(client
     assert response.status_code == 200
     lines = b"".join(response.streaming_content).decode().splitlines()
     assert len(lines) == 1  # the documented header, no rows
+
+
+def test_unpublishing_withdraws_the_dump_files_at_once_and_queues_new_ones(
+    client, monkeypatch, django_capture_on_commit_callbacks
+):
+    kept = make_action(title="Still published", entities=[make_entity(name="Kept")])
+    withdrawn = make_action(title="Withdrawn by a reviewer", entities=[make_entity(name="Gone")])
+    exports.write_dumps()
+    assert b"Withdrawn by a reviewer" in download(client, "/exports/actions.csv")
+    queued = []
+    monkeypatch.setattr(tasks.write_export_dumps, "delay_on_commit", lambda: queued.append(1))
+    reviewer = Client()
+    reviewer.force_login(make_staff("reviewer1", "reviewer"))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        reviewer.post(
+            "/admin/sanctions/action/",
+            {"action": "unpublish", "_selected_action": [withdrawn.pk]},
+        )
+
+    body = download(client, "/exports/actions.csv")
+    assert b"Withdrawn by a reviewer" not in body and kept.title.encode() in body
+    assert exports.latest_manifest() is None  # nothing stale is served meanwhile
+    assert queued == [1]
+    exports.write_dumps()  # the worker's new dump is served again
+    assert exports.latest_manifest() is not None

@@ -7,9 +7,9 @@ from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from sanctions.api import SearchThrottle
 from sanctions.models import ActionKind, Alias, Article, Authority, Relation, RelationKind, Source
 from sanctions.search import index_names
+from sanctions.throttling import SearchThrottle
 
 from .factories import (
     make_action,
