@@ -34,6 +34,7 @@ run: install var/secret_key
 	$(MANAGE) collectstatic --noinput -v0 && \
 	$(MANAGE) create_local_admin && \
 	echo "Serving http://127.0.0.1:$(PORT)/ (admin at /admin/). Ctrl-C stops everything." && \
+	TWO_FACTOR_REQUIRED=$${TWO_FACTOR_REQUIRED:-false} \
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --port $(PORT)
 
 test: install

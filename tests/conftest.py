@@ -17,3 +17,10 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
 @pytest.fixture(autouse=True)
 def _fast_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _no_second_factor(settings):
+    """Staff sign in with force_login here; tests/sanctions/test_accounts.py turns the
+    second factor on and tests it."""
+    settings.TWO_FACTOR_REQUIRED = False

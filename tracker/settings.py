@@ -66,6 +66,9 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "sanctions",
 ]
 
@@ -78,6 +81,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "sanctions.accounts.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Records which editor made each change in the pghistory events.
@@ -99,6 +104,12 @@ AXES_COOLOFF_TIME = envint("LOGIN_LOCKOUT_MINUTES", "30") / 60  # hours
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "sanctions.throttling.client_address"
 AXES_VERBOSE = False
+# A second factor (TOTP, with recovery codes; sanctions/accounts.py) for every reviewer
+# and superuser admin session, and for editors who set one up or when
+# TWO_FACTOR_FOR_EDITORS is on. `make run` turns it off for its local admin.
+TWO_FACTOR_REQUIRED = envbool("TWO_FACTOR_REQUIRED", "true")
+TWO_FACTOR_FOR_EDITORS = envbool("TWO_FACTOR_FOR_EDITORS", "false")
+OTP_TOTP_ISSUER = SITE_NAME
 
 ROOT_URLCONF = "tracker.urls"
 WSGI_APPLICATION = "tracker.wsgi.application"
