@@ -1,4 +1,6 @@
-"""Load the bundled demo dataset (sanctions/data/demo.json) into the database.
+"""Load a dataset in the tracker's own format into the database: the bundled demo
+(sanctions/data/demo.json), or a copy of a public record (/exports/record.json, written
+by sanctions/record.py; ``import_list record-json FILE``).
 
 Every row is matched on its natural key and brought up to date, so loading the file
 again changes nothing. A row an editor changed since (its history names a user) is left
@@ -179,7 +181,7 @@ def _load_article(item: dict, outlets: dict, entities: dict, counts: Counter) ->
         counts,
         lookup={"url": item["url"]},
         values={
-            **_pick(item, "headline", "author", "language", "notes"),
+            **_pick(item, "headline", "author", "language", "excerpt", "notes"),
             "outlet": outlets.get(item.get("outlet")),
             "is_copy": item.get("is_copy", False),
             "headline_from_url": item.get("headline_from_url", False),
@@ -222,7 +224,8 @@ def _load_action(
         initial={
             "status": status,
             "published_at": (
-                datetime.datetime.combine(announced_on, datetime.time(), tzinfo=datetime.UTC)
+                _datetime(item.get("published_at"))
+                or datetime.datetime.combine(announced_on, datetime.time(), tzinfo=datetime.UTC)
                 if status == ActionStatus.PUBLISHED
                 else None
             ),
@@ -338,3 +341,7 @@ def _pick(item: dict, *keys: str) -> dict:
 
 def _date(value: str | None) -> datetime.date | None:
     return datetime.date.fromisoformat(value) if value else None
+
+
+def _datetime(value: str | None) -> datetime.datetime | None:
+    return datetime.datetime.fromisoformat(value) if value else None

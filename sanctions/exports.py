@@ -40,7 +40,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.http import http_date, quote_etag
 from django.views.decorators.http import require_safe
 
-from . import api, ftm
+from . import api, ftm, record
 from .filters import ActionFilter, EntityFilter, strict_filterset
 from .models import (
     Action,
@@ -532,6 +532,20 @@ class Export:
 EXPORTS = {
     export.name: export
     for export in [
+        Export(
+            name="record.json",
+            title="The whole record, exactly (for mirrors and copies)",
+            record="action",
+            content_type="application/json",
+            filterset=ActionFilter,
+            rows=lambda: Action.objects.published(),
+            write=record.record_json,
+            description="Every public field of the published actions and of what they show "
+            "(reference data, entities with their names, identifiers and relations, "
+            "articles, sources, coverage), in the tracker's own format: "
+            "`python manage.py import_list record-json FILE` reads it back into an empty "
+            "database with nothing lost.",
+        ),
         Export(
             name="actions.csv",
             title="Actions, one row per designation",

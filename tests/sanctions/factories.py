@@ -19,7 +19,9 @@ from sanctions.models import (
     Jurisdiction,
     LegalBasis,
     Outlet,
+    Program,
     Regime,
+    Relation,
     Source,
     SourceKind,
 )
@@ -118,3 +120,14 @@ def data_queries(captured) -> list[str]:
         for query in captured.captured_queries
         if "sanctions_cache" not in query["sql"] and "SAVEPOINT" not in query["sql"]
     ]
+
+
+def wipe():
+    """Empty every table of the public record, as an empty database would be."""
+    Relation.objects.all().delete()
+    Action.objects.all().delete()
+    Article.objects.all().delete()
+    Outlet.objects.all().delete()
+    Entity.objects.all().delete()
+    for model_class in (Program, LegalBasis, Authority):
+        model_class.objects.all().delete()

@@ -36,6 +36,7 @@ from .factories import (
     make_entity,
     make_legal_basis,
     make_source,
+    wipe,
 )
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_cache_and_storage")]
@@ -269,17 +270,6 @@ def test_a_filtered_export_holds_only_what_its_actions_name(client, record):
         for prop, value in model.get_proxy(data).itervalues():
             if prop.type.name == "entity":
                 assert value in ids
-
-
-def wipe():
-    """Empty every table the export reads, as an empty database would be."""
-    Relation.objects.all().delete()
-    Action.objects.all().delete()
-    Article.objects.all().delete()
-    Outlet.objects.all().delete()
-    Entity.objects.all().delete()
-    for model_class in (Program, LegalBasis, Authority):
-        model_class.objects.all().delete()
 
 
 def write(tmp_path, records, name="export.ftm.json") -> Path:

@@ -50,6 +50,18 @@ class Command(BaseCommand):
                 raise CommandError(f"{path}: no such file")
         importer = IMPORTERS[format]
         progress = not no_progress and options["verbosity"] > 0 and sys.stderr.isatty()
+        if format == "record-json":
+            for path in files:
+                try:
+                    counts = importer(path=path)
+                except (ValueError, KeyError) as exc:
+                    raise CommandError(f"{path.name}: not a record file: {exc}") from None
+                conflicts = counts.pop("conflicts")
+                summary = ", ".join(f"{count} {key}" for key, count in counts.items())
+                self.stdout.write(f"{path.name}: {summary}")
+                for conflict in conflicts:
+                    self.stdout.write(f"  left as an editor made it: {conflict}")
+            return
         if format == "ftm":
             for path in files:
                 try:
