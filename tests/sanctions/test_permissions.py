@@ -181,3 +181,10 @@ def test_the_permission_matrix(role, records):
         actual[name] = _allowed(admin.site._registry[model], request, obj)
 
     assert actual == EXPECTED[role]
+
+
+def test_the_matrix_covers_every_admin_model_of_the_tracker():
+    registered = {
+        model for model in admin.site._registry if model._meta.app_label == "sanctions"
+    }
+    assert registered == set(MODELS.values())
