@@ -89,28 +89,41 @@ class Jurisdiction(models.TextChoices):
 class ReferenceQuerySet(models.QuerySet):
     """Reference data (authorities, legal bases, programs) and what the public sees of it."""
 
-    # The lookups from the rows to the actions that cite them.
-    cited_by: tuple[str, ...] = ()
+    # How the actions citing a row point at it: (model holding the link, its field to the
+    # row, the path from that model to the action's status).
+    cited_by: tuple[tuple[str, str, str], ...] = ()
 
     def public(self):
-        """Those a published action cites: one entered only for a draft stays private."""
-        published = Q()
-        for lookup in self.cited_by:
-            published |= Q(**{f"{lookup}__status": ActionStatus.PUBLISHED})
-        cited = self.model.objects.filter(published).values("pk")
-        return self.filter(pk__in=cited)
+        """Those a published action cites: one entered only for a draft stays private.
+
+        One EXISTS per row and link, which stops at the first published action: the
+        rows are few, the actions many.
+        """
+        cited = Q()
+        for model, field, status in self.cited_by:
+            links = self.model._meta.apps.get_model("sanctions", model)._default_manager
+            cited |= models.Exists(
+                links.filter(**{field: models.OuterRef("pk"), status: ActionStatus.PUBLISHED})
+            )
+        return self.filter(cited)
 
 
 class AuthorityQuerySet(ReferenceQuerySet):
-    cited_by = ("actions", "joint_actions")
+    cited_by = (
+        ("Action", "authority", "status"),
+        ("Action", "other_authorities", "status"),
+    )
 
 
 class LegalBasisQuerySet(ReferenceQuerySet):
-    cited_by = ("actions", "designations__action")
+    cited_by = (
+        ("Action", "legal_bases", "status"),
+        ("Designation", "legal_basis", "action__status"),
+    )
 
 
 class ProgramQuerySet(ReferenceQuerySet):
-    cited_by = ("actions",)
+    cited_by = (("Action", "programs", "status"),)
 
 
 @track_history()
