@@ -229,12 +229,14 @@ if CELERY_TASK_TIME_LIMIT >= CELERY_VISIBILITY_TIMEOUT:
     raise ImproperlyConfigured("CELERY_TASK_TIME_LIMIT must be below CELERY_VISIBILITY_TIMEOUT")
 _CELERY_QUEUE_DIR = VAR_DIR / "celery"
 if CELERY_BROKER_URL == "filesystem://":
-    for _sub in ("queue", "processed"):
+    for _sub in ("queue", "processed", "control"):
         (_CELERY_QUEUE_DIR / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_CELERY_QUEUE_DIR / "queue"),
         "data_folder_out": str(_CELERY_QUEUE_DIR / "queue"),
         "processed_folder": str(_CELERY_QUEUE_DIR / "processed"),
+        # Broadcasts (the worker's remote control), else a control/ folder in the cwd.
+        "control_folder": str(_CELERY_QUEUE_DIR / "control"),
         "store_processed": False,
     }
 else:
