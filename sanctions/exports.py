@@ -497,6 +497,7 @@ STATUS_FIELDS = [
     "action__status",
     "action__kind",
     "action__regime",
+    "action__authority",
     "action__announced_on",
     "action__effective_on",
     "action__ends_on",
