@@ -184,7 +184,5 @@ def test_the_permission_matrix(role, records):
 
 
 def test_the_matrix_covers_every_admin_model_of_the_tracker():
-    registered = {
-        model for model in admin.site._registry if model._meta.app_label == "sanctions"
-    }
+    registered = {model for model in admin.site._registry if model._meta.app_label == "sanctions"}
     assert registered == set(MODELS.values())
