@@ -46,7 +46,7 @@ lint: install
 	SECRET_KEY=lint-only-not-secret $(BIN)/python manage.py makemigrations --check --dry-run
 	SECRET_KEY=lint-only-not-secret $(BIN)/python manage.py check --fail-level WARNING
 	@# The documented production settings pass Django's deployment checks.
-	PRODUCTION=true DEBUG=false ALLOWED_HOSTS=tracker.example.org \
+	PRODUCTION=true TRUSTED_PROXIES=1 DEBUG=false ALLOWED_HOSTS=tracker.example.org \
 	SECRET_KEY="$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
 	$(BIN)/python manage.py check --deploy --fail-level WARNING
 

@@ -30,6 +30,9 @@ def needs_second_factor(user) -> bool:
     return (
         user.is_superuser
         or user.has_perm("sanctions.publish_action")
+        # Whoever may change accounts may make themselves a reviewer.
+        or user.has_perm("auth.change_user")
+        or user.has_perm("auth.change_group")
         or settings.TWO_FACTOR_FOR_EDITORS
         or user_has_device(user)
     )

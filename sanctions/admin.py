@@ -693,7 +693,11 @@ class FetchJobAdmin(ReadOnlyAdmin):
 
     @admin.action(permissions=["paste"], description="Fetch the selected failed URLs again")
     def retry_failed(self, request, queryset):
-        jobs = [job for job in queryset.filter(status=FetchStatus.FAILED) if job.requeue()]
+        failed = queryset.filter(status=FetchStatus.FAILED)
+        if not may_publish(request):
+            # Coverage of a published action is the reviewers' to add.
+            failed = failed.exclude(action__status=ActionStatus.PUBLISHED)
+        jobs = [job for job in failed if job.requeue()]
         for job in jobs:
             tasks.fetch_and_extract.delay_on_commit(job.pk)
         self.message_user(request, f"Queued {len(jobs)} URL(s) again.", messages.SUCCESS)

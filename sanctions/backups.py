@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 
 MANIFEST = "manifest.json"
 DATABASE = "database.dump"
@@ -38,9 +38,15 @@ class BackupError(Exception):
 def write_backup(path: Path) -> dict:
     """Write a backup of the database and the media folder to `path`; return its manifest."""
     path = Path(path)
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as folder, transaction.atomic():
+        # The dump and the row counts see one snapshot, however busy the site is.
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            cursor.execute("SELECT pg_export_snapshot()")
+            snapshot = cursor.fetchone()[0]
+        counts = row_counts()
         dump = Path(folder) / DATABASE
-        _run("pg_dump", "--format=custom", "--no-owner", "--file", str(dump))
+        _run("pg_dump", "--format=custom", "--no-owner", f"--snapshot={snapshot}", "-f", str(dump))
         media_root = Path(settings.MEDIA_ROOT)
         media = (
             sorted(p for p in media_root.rglob("*") if p.is_file()) if media_root.exists() else []
@@ -49,9 +55,12 @@ def write_backup(path: Path) -> dict:
             "created_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             "database": _file_record(dump, DATABASE),
             "media": [_file_record(p, f"{MEDIA}/{p.relative_to(media_root)}") for p in media],
-            "row_counts": row_counts(),
+            "row_counts": counts,
         }
         path.parent.mkdir(parents=True, exist_ok=True)
+        # It holds sessions and second-factor keys: for the owner's eyes only.
+        path.touch(mode=0o600)
+        path.chmod(0o600)
         with tarfile.open(path, "w") as tar:
             tar.add(dump, arcname=DATABASE)
             for file, record in zip(media, manifest["media"], strict=True):
@@ -77,9 +86,14 @@ def restore_backup(path: Path) -> dict:
         raise BackupError(f"the media folder {media_root} is not empty")
     with tempfile.TemporaryDirectory() as folder, tarfile.open(path) as tar:
         manifest = json.load(tar.extractfile(MANIFEST))
-        tar.extractall(folder, filter="data")
+        members = [manifest["database"], *manifest["media"]]
+        if manifest["database"]["name"] != DATABASE or not all(
+            _is_media_name(record["name"]) for record in manifest["media"]
+        ):
+            raise BackupError("the manifest names a file outside the database dump and media")
+        tar.extractall(folder, members=[r["name"] for r in members], filter="data")
         folder = Path(folder)
-        for record in [manifest["database"], *manifest["media"]]:
+        for record in members:
             if _file_record(folder / record["name"], record["name"]) != record:
                 raise BackupError(f"{record['name']} does not match its SHA-256 in the manifest")
         database = settings.DATABASES["default"]["NAME"]
@@ -105,6 +119,14 @@ def restore_backup(path: Path) -> dict:
         )
         raise BackupError(f"restored row counts differ from the backup's: {', '.join(differ)}")
     return manifest
+
+
+def _is_media_name(name: str) -> bool:
+    """A member under media/, with no way out of it."""
+    parts = Path(name).parts
+    return (
+        len(parts) > 1 and parts[0] == MEDIA and ".." not in parts and not Path(name).is_absolute()
+    )
 
 
 def row_counts() -> dict[str, int]:

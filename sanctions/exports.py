@@ -640,7 +640,8 @@ def write_dumps(*, storage=None) -> dict:
     }
     # Written last: a dump without its manifest is never served.
     storage.save(f"{folder}/manifest.json", ContentFile(json.dumps(manifest, indent=2)))
-    for old in _dump_folders(storage)[DUMPS_KEPT:]:
+    # The newest kept; older ones deleted, withdrawn ones too.
+    for old in sorted(storage.listdir(DUMP_DIR)[0], reverse=True)[DUMPS_KEPT:]:
         for name in storage.listdir(f"{DUMP_DIR}/{old}")[1]:
             storage.delete(f"{DUMP_DIR}/{old}/{name}")
     return manifest

@@ -9,8 +9,9 @@ export → import → export gives the same file. FollowTheMoney (ftm.jsonl) sta
 format to exchange with other tools; it cannot hold all of this.
 
 A record without a reference of its own is given its export id ("st-entity-12"), which
-an import keeps as its reference. Drafts, editors' notes and extracted article texts are
-not public, and not in the file.
+an import keeps as its reference; so an import is into an empty database only. Drafts,
+editors' notes, how sources were confirmed and extracted article texts are not public,
+and not in the file.
 """
 
 import datetime
@@ -175,7 +176,6 @@ def _action(a) -> dict:
         ],
         "sources": [
             _fields(s, "kind", "title", "publisher", "url", "published_on", "document_number")
-            | {"notes": s.notes}
             for s in a.sources.all()
         ],
         "coverage": sorted(

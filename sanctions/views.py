@@ -16,6 +16,7 @@ from django.views.decorators.http import require_safe
 from pghistory.models import MiddlewareEvents
 
 from . import charts, citations
+from .accounts import needs_second_factor
 from .facets import ActionListing
 from .filters import ActionFilter, EntityFilter
 from .models import (
@@ -259,7 +260,10 @@ def article_list(request):
 @require_safe
 def snapshot_download(request, pk):
     """An archived page, as a download only: it is someone else's HTML, never run here."""
-    snapshots = Snapshot.objects.all() if request.user.is_staff else Snapshot.objects.public()
+    staff = request.user.is_staff and (
+        request.user.is_verified() or not needs_second_factor(request.user)
+    )
+    snapshots = Snapshot.objects.all() if staff else Snapshot.objects.public()
     snapshot = get_object_or_404(snapshots, pk=pk)
     try:
         file = snapshot.file.open("rb")

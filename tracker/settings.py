@@ -291,12 +291,18 @@ else:
         "default": {
             "BACKEND": "django.core.cache.backends.db.DatabaseCache",
             "LOCATION": "sanctions_cache",  # created by migration 0012
+            # Rate-limit counts must not be culled while they count.
+            "OPTIONS": {"MAX_ENTRIES": 1_000_000},
         }
     }
 # How many proxies in front of the site append the client's address to X-Forwarded-For.
 # Rate limits count per client address: the one that many entries from the right, or the
 # connection's own address when 0; what a client writes into the header is never trusted.
 TRUSTED_PROXIES = envint("TRUSTED_PROXIES", "0")
+if PRODUCTION and not TRUSTED_PROXIES:
+    # Behind a proxy every request comes from the proxy: rate limits and login lock-outs
+    # would count all clients as one.
+    raise ImproperlyConfigured("PRODUCTION runs behind a proxy: set TRUSTED_PROXIES (1 or more)")
 
 # The public read-only API (sanctions/api.py) and the bulk exports (sanctions/exports.py),
 # published under this licence.

@@ -53,6 +53,7 @@ def test_a_backup_restores_into_an_empty_database_with_every_row_and_file(
     backup = tmp_path / "tracker.tar"
 
     call_command("backup", str(backup))
+    assert backup.stat().st_mode & 0o777 == 0o600  # sessions and second-factor keys inside
     restored_media = tmp_path / "restored"
 
     def restore(path):

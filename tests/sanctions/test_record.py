@@ -4,7 +4,7 @@ import io
 import json
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from sanctions.demo import load_demo
 from sanctions.models import Action, Article, Entity, Source
@@ -50,3 +50,6 @@ def test_the_record_round_trips_through_an_empty_database(client, tmp_path):
     assert ndc.summary and ndc.notes and ndc.regime == "ofac_sdn"
     assert b"A draft" not in first and b"Not for the public" not in first
     assert "20 actions" in out.getvalue()
+    # Its keys are another site's ids: never read into a database that has records.
+    with pytest.raises(CommandError, match="empty database"):
+        call_command("import_list", "record-json", str(path), stdout=io.StringIO())

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from sanctions.importers import IMPORTERS
 from sanctions.importers.lists import ImportFailed, ListFormatError
-from sanctions.models import ChangeKind, ListName
+from sanctions.models import Action, ChangeKind, ListName
 
 OFAC_LISTS = {"sdn": ListName.OFAC_SDN, "consolidated": ListName.OFAC_CONSOLIDATED}
 
@@ -51,6 +51,11 @@ class Command(BaseCommand):
         importer = IMPORTERS[format]
         progress = not no_progress and options["verbosity"] > 0 and sys.stderr.isatty()
         if format == "record-json":
+            if Action.objects.exists():
+                raise CommandError(
+                    "record-json is read into an empty database: its keys are another"
+                    " site's ids, which would overwrite this one's records"
+                )
             for path in files:
                 try:
                     counts = importer(path=path)
