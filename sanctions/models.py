@@ -270,8 +270,6 @@ class ActionQuerySet(models.QuerySet):
         """Actions the public may see."""
         return self.filter(status=ActionStatus.PUBLISHED)
 
-    public = published
-
     def with_details(self):
         """Actions with their legal bases, programs, designations, sources and coverage
         prefetched, each in the order an action's page shows them, and `partial`."""
