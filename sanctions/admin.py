@@ -1,24 +1,32 @@
 """The editors' admin: enter announcements with their entities, sources and coverage."""
 
+import base64
 import json
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.options import IS_POPUP_VAR, TO_FIELD_VAR
 from django.contrib.admin.widgets import AutocompleteSelect
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
-from django.db.models import Count, Q
+from django.db.models import Case, Count, Q, Value, When
+from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 from pghistory.models import MiddlewareEvents
 
-from . import coverage, exports, tasks
+from . import coverage, drafts, exports, merge, tasks
+from .fetching import FetchRefused, check_url
 from .models import (
+    LIST_NUMBER_SCHEMES,
     Action,
+    ActionKind,
     ActionStatus,
     Alias,
     Article,
@@ -27,6 +35,7 @@ from .models import (
     Coverage,
     Designation,
     Entity,
+    EntityMerge,
     FetchJob,
     FetchStatus,
     Identifier,
@@ -39,6 +48,7 @@ from .models import (
     Outlet,
     Program,
     ProposedAction,
+    Regime,
     Relation,
     Snapshot,
     Source,
@@ -53,10 +63,41 @@ from .search import index_names, match_names
 # Names scoring at least this in name search are shown as possible duplicates: the
 # same name key, or one close to it in full (not merely sharing a word).
 DUPLICATE_SCORE = 0.75
+# Name search matches an entity picker offers, before those the admin's own search finds.
+AUTOCOMPLETE_MATCHES = 20
+# Documents a draft is proposed from: a large Federal Register rule is a few hundred KB;
+# the preview carries it back in the form, base64, under Django's 2.5 MB request limit.
+MAX_DOCUMENT_BYTES = 1_500_000
+# Failed URLs listed on an action's form, each with what the editor can do about it.
+MAX_FAILED_SHOWN = 20
+# Longer text typed in a name field is not a name to look up.
+MAX_SIMILAR_NAME = 300
 
 
 # Pasted URLs without a scheme are taken as https (Django 6's default, chosen now).
 URL_FORMFIELD = {models.URLField: {"assume_scheme": "https"}}
+
+
+# The checkbox, offered inside a duplicate warning, that saves the record anyway.
+NOT_A_DUPLICATE = "not_a_duplicate"
+
+
+def duplicate_warning(found, *, record: str) -> ValidationError:
+    """A form error naming the likely duplicates, with the box that overrides it."""
+    return ValidationError(
+        format_html(
+            "{} <label><input type='checkbox' name='{}' value='1'> This is a different {}:"
+            " save it anyway</label>",
+            found,
+            NOT_A_DUPLICATE,
+            record,
+        )
+    )
+
+
+def overridden(data) -> bool:
+    """Whether the editor ticked the box of a duplicate warning."""
+    return bool(data.get(NOT_A_DUPLICATE))
 
 
 class ReadOnly:
@@ -140,8 +181,42 @@ def renew_dumps() -> None:
     tasks.write_export_dumps.delay_on_commit()
 
 
+class DesignationFormSet(forms.BaseInlineFormSet):
+    def clean(self):
+        """Warn of an action with the same authority, date and an entity in common:
+        the same announcement entered twice, unless the editor says otherwise."""
+        super().clean()
+        action = self.instance
+        if overridden(self.data) or not (action.authority_id and action.announced_on):
+            return
+        entity_ids = {
+            form.cleaned_data["entity"].pk
+            for form in self.forms
+            if form.cleaned_data.get("entity") and not form.cleaned_data.get("DELETE")
+        }
+        twins = list(Action.objects.same_announcement(action, entity_ids)[:5])
+        if twins:
+            links = format_html_join(
+                ", ",
+                "<a href='{}'>{}</a> ({})",
+                (
+                    (reverse("admin:sanctions_action_change", args=[twin.pk]), twin, twin.status)
+                    for twin in twins
+                ),
+            )
+            raise duplicate_warning(
+                format_html(
+                    "Already entered? {} has the same authority and date and an entity or a"
+                    " document number in common.",
+                    links,
+                ),
+                record="action",
+            )
+
+
 class DesignationInline(admin.TabularInline):
     model = Designation
+    formset = DesignationFormSet
     autocomplete_fields = ["entity", "legal_basis"]
     fields = [
         "position",
@@ -170,8 +245,113 @@ class CoverageInline(admin.TabularInline):
     extra = 1
 
 
+class ActionForm(forms.ModelForm):
+    coverage_urls = forms.CharField(
+        required=False,
+        label="Coverage URLs to add",
+        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
+        help_text="News articles about this action, one URL per line. They are fetched, "
+        "archived and linked once the action is saved; a URL that cannot be fetched stays "
+        "below with the reason, to complete by hand or from an uploaded copy.",
+    )
+
+    def clean_coverage_urls(self):
+        """Refuse the whole form while a pasted line is no URL the server may fetch, so
+        the lines come back as pasted, with the reasons, and none is lost."""
+        lines = self.cleaned_data["coverage_urls"].splitlines()
+        _, errors = coverage.read_pasted(lines)
+        if errors:
+            raise ValidationError(
+                [f"Line {number}: {line} — {reason}" for number, line, reason in errors]
+            )
+        return lines
+
+
+class DocumentForm(forms.Form):
+    file = forms.FileField(
+        required=False,
+        help_text="A Federal Register notice as XML (federalregister.gov, “XML” link) or "
+        "its saved web page; or a press statement saved as HTML or PDF.",
+    )
+    text = forms.CharField(
+        required=False,
+        label="Or paste the text",
+        widget=forms.Textarea(attrs={"rows": 8, "cols": 100}),
+        help_text="The notice's XML, or the text of a statement.",
+    )
+    document = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def clean(self):
+        """The document's bytes, from the file, the text, or the preview that carried it."""
+        cleaned = super().clean()
+        if upload := cleaned.get("file"):
+            if upload.size > MAX_DOCUMENT_BYTES:
+                raise ValidationError(f"The file is larger than {MAX_DOCUMENT_BYTES} bytes.")
+            data = upload.read()
+        elif cleaned.get("text", "").strip():
+            data = cleaned["text"].encode()
+        elif cleaned.get("document"):
+            try:
+                data = base64.b64decode(cleaned["document"], validate=True)
+            except ValueError:
+                raise ValidationError("The document was lost; upload it again.") from None
+        else:
+            raise ValidationError("Upload a file or paste the text.")
+        if len(data) > MAX_DOCUMENT_BYTES:
+            raise ValidationError(f"The document is larger than {MAX_DOCUMENT_BYTES} bytes.")
+        cleaned["document"] = data
+        return cleaned
+
+
+class DraftForm(forms.Form):
+    """What the draft needs and the document may not say; the editor confirms it all."""
+
+    title = forms.CharField(max_length=300, help_text="A short factual title.")
+    authority = forms.ModelChoiceField(
+        Authority.objects.all(), help_text="The authority the announcement is filed under."
+    )
+    kind = forms.ChoiceField(choices=ActionKind.choices, help_text="What the document does.")
+    regime = forms.ChoiceField(
+        choices=[("", "---------"), *Regime.choices],
+        required=False,
+        help_text="The list or measures regime acted on.",
+    )
+    announced_on = forms.DateField(
+        help_text="Date of the announcement: for a notice, its publication in the Federal "
+        "Register (the XML does not say it; the web page does)."
+    )
+    effective_on = forms.DateField(required=False, help_text="Date the measures took effect.")
+    gazetted_on = forms.DateField(
+        required=False, help_text="Date of publication in the official register."
+    )
+    document = forms.CharField(widget=forms.HiddenInput)
+    create = forms.CharField(widget=forms.HiddenInput, initial="1")
+
+    def __init__(self, *args, document: bytes, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.initial["document"] = base64.b64encode(document).decode()
+
+    @staticmethod
+    def initial_for(proposal: drafts.Proposal) -> dict:
+        return {
+            "title": proposal.title,
+            "authority": proposal.authority,
+            "kind": proposal.kind,
+            "regime": proposal.regime,
+            "announced_on": proposal.published_on,
+            "effective_on": proposal.effective_on,
+            "gazetted_on": proposal.published_on if proposal.notice else None,
+        }
+
+    def draft_fields(self) -> dict:
+        fields = ["title", "authority", "kind", "regime", "announced_on"]
+        return {name: self.cleaned_data[name] for name in [*fields, "effective_on", "gazetted_on"]}
+
+
 @admin.register(Action)
 class ActionAdmin(TrackedAdmin):
+    form = ActionForm
+    change_form_template = "admin/sanctions/action/change_form.html"
     list_display = ["announced_on", "title", "authority", "kind", "status", "entity_count"]
     list_display_links = ["title"]
     list_filter = ["status", "kind", "authority", "legal_bases", "programs", "announced_on"]
@@ -225,7 +405,7 @@ class ActionAdmin(TrackedAdmin):
                 ]
             },
         ),
-        ("News coverage", {"fields": ["pasted_urls"]}),
+        ("News coverage", {"fields": ["coverage_urls", "pasted_urls"]}),
     ]
     inlines = [DesignationInline, SourceInline, CoverageInline]
     actions = ["publish", "unpublish"]
@@ -253,6 +433,99 @@ class ActionAdmin(TrackedAdmin):
 
     def has_publish_permission(self, request):
         return may_publish(request)
+
+    def get_urls(self):
+        if self.model is not Action:  # the proposals' admin shares the rest
+            return super().get_urls()
+        view = self.admin_site.admin_view(self.draft_from_document_view)
+        return [
+            path("from-document/", view, name="sanctions_action_from_document"),
+            *super().get_urls(),
+        ]
+
+    def draft_from_document_view(self, request):
+        """Upload or paste a Federal Register notice (or a statement): see the draft it
+        proposes, set what it cannot say, and create it."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = DocumentForm(request.POST or None, request.FILES or None)
+        proposal = draft_form = None
+        if form.is_valid():
+            proposal = drafts.propose(form.cleaned_data["document"])
+            draft_form = DraftForm(
+                request.POST if "create" in request.POST else None,
+                initial=DraftForm.initial_for(proposal),
+                document=form.cleaned_data["document"],
+            )
+            if draft_form.is_valid():
+                action = drafts.create_draft(proposal, **draft_form.draft_fields())
+                self.message_user(
+                    request,
+                    f"Draft created: {action.designations.count()} designation(s), "
+                    f"{len(proposal.new_parties)} new entit(ies). Review it, then save.",
+                    messages.SUCCESS,
+                )
+                return redirect("admin:sanctions_action_change", action.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "New draft from a notice or statement",
+            "subtitle": None,
+            "opts": self.opts,
+            "form": form if proposal is None else None,
+            "draft_form": draft_form,
+            "proposal": proposal,
+        }
+        return TemplateResponse(request, "admin/sanctions/action/from_document.html", context)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        context["can_publish"] = self.has_publish_permission(request) and (
+            obj is None or self.has_change_permission(request, obj)
+        )
+        context["publication_problems"] = obj.publication_problems() if obj else []
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        if form.cleaned_data.get("coverage_urls"):
+            lines = form.cleaned_data["coverage_urls"]
+            result = coverage.queue_urls(lines=lines, action=form.instance)
+            for job in result.queued:
+                tasks.fetch_and_extract.delay_on_commit(job.pk)
+            if result.queued:
+                self.message_user(
+                    request, f"Queued {len(result.queued)} coverage URL(s) to fetch.", messages.INFO
+                )
+
+    def response_add(self, request, obj, post_url_continue=None):
+        if self._publish_from_form(request, obj):
+            return redirect("admin:sanctions_action_change", obj.pk)
+        return super().response_add(request, obj, post_url_continue)
+
+    def response_change(self, request, obj):
+        if self._publish_from_form(request, obj):
+            return redirect("admin:sanctions_action_change", obj.pk)
+        return super().response_change(request, obj)
+
+    def _publish_from_form(self, request, action: Action) -> bool:
+        """The form's "Save and publish" / "Save and unpublish": True if one was pressed."""
+        publish, unpublish = "_publish" in request.POST, "_unpublish" in request.POST
+        if not (publish or unpublish):
+            return False
+        if not self.has_publish_permission(request):
+            raise PermissionDenied("Only reviewers publish.")
+        if publish and not action.is_published:
+            try:
+                action.publish()
+            except IncompleteAction as refused:
+                self.message_user(request, f"Saved, {refused.message}", messages.ERROR)
+                return True
+            renew_dumps()
+            self.message_user(request, f"Saved and published “{action}”.", messages.SUCCESS)
+        elif unpublish and action.is_published:
+            action.unpublish()
+            renew_dumps()
+            self.message_user(request, f"Saved; “{action}” is a draft again.", messages.SUCCESS)
+        return True
 
     def has_change_permission(self, request, obj=None):
         # Editors enter and edit drafts; a published action is the reviewers' to change.
@@ -295,8 +568,49 @@ class AliasInline(ReviewedInline, admin.TabularInline):
     extra = 1
 
 
+class IdentifierFormSet(forms.BaseInlineFormSet):
+    def clean(self):
+        """An identifier another entity holds: a list entry number is that entity's
+        alone; any other number suggests a duplicate, unless the editor says otherwise."""
+        super().clean()
+        entered = [
+            (form.cleaned_data["scheme"], form.cleaned_data["value"])
+            for form in self.forms
+            if form.cleaned_data.get("value") and not form.cleaned_data.get("DELETE")
+        ]
+        if not entered:
+            return
+        same = Q()
+        for scheme, value in entered:
+            same |= Q(scheme=scheme, value=value)
+        held = Identifier.objects.filter(same).exclude(entity_id=self.instance.pk)
+        held = list(held.select_related("entity").order_by("pk")[:5])
+        if not held or (
+            overridden(self.data) and all(h.scheme not in LIST_NUMBER_SCHEMES for h in held)
+        ):
+            return
+        found = format_html_join(
+            "; ",
+            "{} is held by <a href='{}'>{}</a>",
+            (
+                (h, reverse("admin:sanctions_entity_change", args=[h.entity_id]), h.entity)
+                for h in held
+            ),
+        )
+        if any(h.scheme in LIST_NUMBER_SCHEMES for h in held):
+            raise ValidationError(
+                format_html(
+                    "{}. A list entry number belongs to one entity: add these names to"
+                    " that entity, or merge the two.",
+                    found,
+                )
+            )
+        raise duplicate_warning(format_html("{}.", found), record="entity")
+
+
 class IdentifierInline(ReviewedInline, admin.TabularInline):
     model = Identifier
+    formset = IdentifierFormSet
     fields = ["scheme", "value", "country", "note"]
     extra = 1
 
@@ -307,6 +621,45 @@ class RelationInline(ReviewedInline, admin.TabularInline):
     autocomplete_fields = ["object"]
     fields = ["kind", "object", "description"]
     extra = 1
+
+
+class EntityForm(forms.ModelForm):
+    def clean(self):
+        """Show the entities already recorded under a close name before a new one is
+        saved (or an entity renamed), with a link to use the one that exists."""
+        cleaned = super().clean()
+        name = cleaned.get("name")
+        if not name or "name" not in self.changed_data or overridden(self.data):
+            return cleaned
+        matches = similar_entities(name, exclude_pk=self.instance.pk)
+        if matches:
+            popup = {
+                IS_POPUP_VAR: "1",
+                TO_FIELD_VAR: self.data.get(TO_FIELD_VAR) or "id",
+            }
+            links = format_html_join(
+                "; ",
+                "<a href='{}'>{}</a> (matched “{}”): <a href='{}'>use this one</a>",
+                (
+                    (
+                        reverse("admin:sanctions_entity_change", args=[entity.pk]),
+                        describe_entity(entity),
+                        matched,
+                        reverse("admin:sanctions_entity_use", args=[entity.pk])
+                        + ("?" + urlencode(popup) if self.data.get(IS_POPUP_VAR) else ""),
+                    )
+                    for entity, matched in matches
+                ),
+            )
+            raise duplicate_warning(format_html("Already recorded? {}.", links), record="entity")
+        return cleaned
+
+
+def describe_entity(entity: Entity) -> str:
+    """What tells namesakes apart: name, kind, countries and identifiers."""
+    details = [entity.get_kind_display(), ", ".join(entity.countries)]
+    details += [str(identifier) for identifier in entity.identifiers.all()[:3]]
+    return " · ".join([entity.name, *filter(None, details)])
 
 
 def similar_entities(name: str, *, exclude_pk=None, limit: int = 5):
@@ -321,16 +674,203 @@ def similar_entities(name: str, *, exclude_pk=None, limit: int = 5):
     return [(entities[match.entity_id], match.name) for match in matches]
 
 
+class MergeForm(forms.Form):
+    survivor = forms.ModelChoiceField(
+        queryset=Entity.objects.all(),
+        label="Merge into",
+        help_text="The entity this one is found to be: it keeps its name and receives"
+        " everything this one holds.",
+        # Any foreign key to Entity gives the admin's autocomplete its source.
+        widget=AutocompleteSelect(Relation._meta.get_field("object"), admin.site),
+    )
+
+
+class EntityMergeAdmin:
+    """Merging an entity into the one it was found to be (``sanctions.merge``), and
+    undoing that from the history page: reviewers only, as either may be public."""
+
+    object_history_template = "admin/sanctions/entity/object_history.html"
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<int:object_id>/merge/", view(self.merge_view), name="sanctions_entity_merge"),
+            path(
+                "merges/<int:merge_id>/undo/",
+                view(self.undo_merge_view),
+                name="sanctions_entity_undo_merge",
+            ),
+            *super().get_urls(),
+        ]
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.merged_into_id is not None:
+            return False  # it holds nothing now; undoing the merge gives it back
+        return super().has_change_permission(request, obj)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "may_merge": may_publish(request)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def history_view(self, request, object_id, extra_context=None):
+        response = super().history_view(request, object_id, extra_context)
+        if isinstance(response, TemplateResponse) and "object" in response.context_data:
+            entity = response.context_data["object"]
+            merges = EntityMerge.objects.filter(Q(survivor=entity) | Q(loser=entity))
+            merges = merges.select_related("survivor", "loser", "merged_by", "undone_by")
+            response.context_data["merges"] = [(m, merge.merge_summary(m)) for m in merges]
+            response.context_data["may_undo"] = may_publish(request)
+        return response
+
+    def merge_view(self, request, object_id):
+        """Pick the survivor, see what would move, then merge."""
+        loser = get_object_or_404(Entity, pk=object_id)
+        if not may_publish(request):
+            raise PermissionDenied
+        form = MergeForm(request.POST or None)
+        plan = None
+        if form.is_valid():
+            survivor = form.cleaned_data["survivor"]
+            try:
+                plan = merge.plan_merge(survivor=survivor, loser=loser)
+                if "confirm" in request.POST:
+                    merge.merge_entities(survivor=survivor, loser=loser, user=request.user)
+                    self.message_user(
+                        request,
+                        format_html(
+                            "Merged <a href='{}'>{}</a> into this entity; its history page"
+                            " can undo the merge.",
+                            reverse("admin:sanctions_entity_change", args=[loser.pk]),
+                            loser,
+                        ),
+                        messages.SUCCESS,
+                    )
+                    return redirect("admin:sanctions_entity_change", survivor.pk)
+            except merge.MergeRefused as refused:
+                form.add_error("survivor", str(refused))
+                plan = None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Merge {loser} into another entity",
+            "subtitle": None,
+            "opts": self.opts,
+            "original": loser,
+            "form": form,
+            "plan": plan,
+            "media": self.media + form.media,
+        }
+        return TemplateResponse(request, "admin/sanctions/entity/merge.html", context)
+
+    def undo_merge_view(self, request, merge_id):
+        done = get_object_or_404(EntityMerge.objects.select_related("loser"), pk=merge_id)
+        if not may_publish(request):
+            raise PermissionDenied
+        history = redirect("admin:sanctions_entity_history", done.loser_id)
+        if request.method != "POST":
+            return history  # the button to undo is there
+        try:
+            lost = merge.undo_merge(merge=done, user=request.user)
+        except merge.MergeRefused as refused:
+            self.message_user(request, str(refused), messages.ERROR)
+            return history
+        self.message_user(
+            request, f"Undid the merge: “{done.loser}” holds what it held again.", messages.SUCCESS
+        )
+        if lost:
+            self.message_user(
+                request,
+                f"Not restored, as what they belonged to was deleted since: {'; '.join(lost)}.",
+                messages.WARNING,
+            )
+        return history
+
+
 @admin.register(Entity)
-class EntityAdmin(ReviewedAdmin, TrackedAdmin):
+class EntityAdmin(EntityMergeAdmin, ReviewedAdmin, TrackedAdmin):
     list_display = ["name", "kind", "country_list", "designation_count", "updated_at"]
     list_filter = ["kind", "designations__action__authority"]
     search_fields = ["name", "aliases__name", "identifiers__value", "reference"]
+    form = EntityForm
     fields = ["name", "kind", "countries", "description", "reference"]
     inlines = [AliasInline, IdentifierInline, RelationInline]
 
+    class Media:
+        js = ["sanctions/admin/similar_entities.js"]
+
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(designation_count=Count("designations"))
+
+    def get_search_results(self, request, queryset, search_term):
+        """The admin's own search (names, aliases, identifiers contained in them) joined
+        by the public name search, which forgives typos and reads any script: every
+        entity picker's autocomplete searches through here. Name matches rank first;
+        the pickers offer no merged entity, which holds nothing any more."""
+        if request.path == reverse("admin:autocomplete"):
+            queryset = queryset.filter(merged_into__isnull=True)
+        found, _ = super().get_search_results(request, queryset, search_term)
+        if not search_term.strip():
+            return found, False
+        matches = match_names(search_term, limit=AUTOCOMPLETE_MATCHES)
+        matches = [match.entity_id for match in matches]
+        results = queryset.filter(Q(pk__in=matches) | Q(pk__in=found.values("pk")))
+        if matches:
+            rank = Case(
+                *(When(pk=pk, then=Value(place)) for place, pk in enumerate(matches)),
+                default=Value(len(matches)),
+            )
+            results = results.alias(rank=rank).order_by("rank", "name", "pk")
+        return results.prefetch_related("identifiers"), False
+
+    def autocomplete_text(self, obj):
+        return describe_entity(obj)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("similar/", view(self.similar_view), name="sanctions_entity_similar"),
+            path("<int:object_id>/use/", view(self.use_view), name="sanctions_entity_use"),
+            *super().get_urls(),
+        ]
+
+    def similar_view(self, request):
+        """Entities recorded under a name close to the one being typed (JSON)."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        name = request.GET.get("name", "")[:MAX_SIMILAR_NAME]
+        popup = request.GET.get(IS_POPUP_VAR) and urlencode(
+            {IS_POPUP_VAR: "1", TO_FIELD_VAR: request.GET.get(TO_FIELD_VAR) or "id"}
+        )
+        found = similar_entities(name) if name.strip() else []
+        return JsonResponse(
+            {
+                "results": [
+                    {
+                        "text": describe_entity(entity),
+                        "matched": matched,
+                        "url": reverse("admin:sanctions_entity_change", args=[entity.pk]),
+                        "use_url": reverse("admin:sanctions_entity_use", args=[entity.pk])
+                        + (f"?{popup}" if popup else ""),
+                    }
+                    for entity, matched in found
+                ]
+            }
+        )
+
+    def use_view(self, request, object_id):
+        """ "Use this one": in the popup of an entity picker, pick the entity that exists
+        (as if just added); elsewhere, open it."""
+        entity = get_object_or_404(self.get_queryset(request), pk=object_id)
+        if not self.has_view_or_change_permission(request, entity):
+            raise PermissionDenied
+        if IS_POPUP_VAR not in request.GET:
+            return redirect("admin:sanctions_entity_change", entity.pk)
+        to_field = request.GET.get(TO_FIELD_VAR) or "id"
+        if not self.to_field_allowed(request, to_field):
+            raise PermissionDenied
+        data = {"value": str(entity.serializable_value(to_field)), "obj": str(entity)}
+        return TemplateResponse(
+            request, "admin/popup_response.html", {"popup_response_data": json.dumps(data)}
+        )
 
     @admin.display(description="countries")
     def country_list(self, obj):
@@ -351,26 +891,6 @@ class EntityAdmin(ReviewedAdmin, TrackedAdmin):
                 if alias.name and not alias.script:
                     alias.script = detect_script(alias.name)
         super().save_formset(request, form, formset, change)
-
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        if change and "name" not in form.changed_data:
-            return
-        matches = similar_entities(obj.name, exclude_pk=obj.pk)
-        if matches:
-            links = format_html_join(
-                ", ",
-                "<a href='{}'>{}</a> (matched “{}”)",
-                (
-                    (reverse("admin:sanctions_entity_change", args=[entity.pk]), entity, matched)
-                    for entity, matched in matches
-                ),
-            )
-            self.message_user(
-                request,
-                format_html("Possible duplicate of {}. Merge them if they are the same.", links),
-                messages.WARNING,
-            )
 
 
 @admin.register(Authority)
@@ -442,6 +962,86 @@ class ArticleAdmin(ReviewedAdmin, TrackedAdmin):
         "updated_at",
     ]
     inlines = [ArticleCoverageInline, SnapshotInline]
+
+    def get_urls(self):
+        upload = self.admin_site.admin_view(self.upload_view)
+        return [
+            path("upload/", upload, name="sanctions_article_upload"),
+            *super().get_urls(),
+        ]
+
+    def upload_view(self, request):
+        """Archive and extract a page the editor saved (HTML or PDF), as if fetched from
+        its URL: for pages the server could not fetch (paywalls, blocks, PDFs)."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        job = None
+        if job_id := request.GET.get("job"):
+            job = get_object_or_404(FetchJob.objects.select_related("action"), pk=job_id)
+        initial = {"url": job.url, "action": job.action_id} if job else {}
+        form = UploadForm(request.POST or None, request.FILES or None, initial=initial)
+        if form.is_valid():
+            action, url = form.cleaned_data["action"], form.cleaned_data["url"]
+            public = (action is not None and action.is_published) or Article.objects.filter(
+                url=url, pk__in=Article.objects.public()
+            ).exists()
+            if public and not may_publish(request):
+                raise PermissionDenied("Only reviewers change what the public sees.")
+            try:
+                article, snapshot = coverage.store_upload(
+                    data=form.cleaned_data["file"].read(), url=url, action=action, job=job
+                )
+            except coverage.ExtractionFailed as exc:
+                form.add_error("file", str(exc))
+            else:
+                tasks.suggest_links.delay_on_commit(article.pk)
+                self.message_user(
+                    request,
+                    f"Archived the uploaded copy (SHA-256 {snapshot.sha256}) as “{article}”.",
+                    messages.SUCCESS,
+                )
+                return redirect("admin:sanctions_article_change", article.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Upload a saved copy of an article",
+            "subtitle": None,
+            "opts": self.opts,
+            "form": form,
+            "media": self.media + form.media,
+            "job": job,
+        }
+        return TemplateResponse(request, "admin/sanctions/article/upload.html", context)
+
+
+class UploadForm(forms.Form):
+    url = forms.URLField(
+        max_length=2048,
+        assume_scheme="https",
+        label="The article's URL",
+        help_text="Where the page is published; it is not fetched, only recorded.",
+    )
+    file = forms.FileField(
+        label="Saved page",
+        help_text="The page saved from the browser (HTML, “Web page, HTML only”) or a PDF.",
+    )
+    action = forms.ModelChoiceField(
+        queryset=Action.objects.all(),
+        required=False,
+        label="Link it to the action",
+        widget=AutocompleteSelect(Coverage._meta.get_field("action"), admin.site),
+    )
+
+    def clean_url(self):
+        try:
+            return coverage.normalize_url(check_url(self.cleaned_data["url"]))
+        except FetchRefused as exc:
+            raise ValidationError(coverage.in_words(exc)) from exc
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > settings.FETCH_MAX_BYTES:
+            raise ValidationError(f"The file is larger than {settings.FETCH_MAX_BYTES} bytes.")
+        return upload
 
 
 # Official list imports -------------------------------------------------------------------
@@ -655,12 +1255,37 @@ def pasted_urls_summary(action: Action) -> str:
     counts = dict(action.fetch_jobs.order_by().values_list("status").annotate(n=Count("pk")))
     if not counts:
         return format_html("None pasted yet. {}", paste)
-    return format_html(
+    summary = format_html(
         "<a href='{}?action={}'>{}</a> · {}",
         reverse("admin:sanctions_fetchjob_changelist"),
         action.pk,
         ", ".join(f"{counts[s]} {s.label.lower()}" for s in FetchStatus if s in counts),
         paste,
+    )
+    failed = action.fetch_jobs.filter(status=FetchStatus.FAILED).order_by("pk")[:MAX_FAILED_SHOWN]
+    if not failed:
+        return summary
+    return format_html(
+        "{}<ul>{}</ul>",
+        summary,
+        format_html_join(
+            "",
+            "<li><code>{}</code>: {}. {} · <a href='{}'>upload a saved copy</a></li>",
+            (
+                (
+                    Truncator(job.url).chars(100),
+                    job.reason,
+                    format_html(
+                        "<a href='{}'>complete the article by hand</a>",
+                        reverse("admin:sanctions_article_change", args=[job.article_id]),
+                    )
+                    if job.article_id
+                    else "",
+                    reverse("admin:sanctions_article_upload") + f"?job={job.pk}",
+                )
+                for job in failed
+            ),
+        ),
     )
 
 

@@ -9,6 +9,8 @@ import hashlib
 
 from django.conf import settings
 from django.db.models import F, Max, Prefetch
+from django.http import Http404
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import get_conditional_response, patch_cache_control
 from django.utils.http import http_date, quote_etag
@@ -16,12 +18,15 @@ from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
+    OpenApiResponse,
     extend_schema,
     extend_schema_field,
     extend_schema_view,
 )
-from rest_framework import pagination, routers, serializers, viewsets
+from rest_framework import generics, pagination, routers, serializers, viewsets
 from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.status import HTTP_301_MOVED_PERMANENTLY
 
 from .filters import ActionFilter, EntityFilter
 from .models import (
@@ -392,6 +397,14 @@ class EntitySerializer(serializers.ModelSerializer):
         return StatusLineSerializer(lines, many=True).data
 
 
+class MergedEntitySerializer(serializers.Serializer):
+    """The answer for an entity found to be another and merged into it."""
+
+    detail = serializers.CharField(help_text="Always `merged`.")
+    merged_into = serializers.IntegerField(help_text="The id of the entity it was merged into.")
+    url = serializers.URLField(help_text="That entity's API URL, as in the Location header.")
+
+
 class ArticleCoverageSerializer(serializers.ModelSerializer):
     action = ActionRefSerializer()
 
@@ -563,10 +576,24 @@ _AS_OF = OpenApiParameter(
             _AS_OF,
         ],
     ),
-    retrieve=extend_schema(summary="One entity", parameters=[_AS_OF]),
+    retrieve=extend_schema(
+        summary="One entity",
+        parameters=[_AS_OF],
+        responses={
+            200: EntitySerializer,
+            301: OpenApiResponse(
+                MergedEntitySerializer,
+                description="The entity was merged into another: the Location header and "
+                "`url` give the other's API URL, for good.",
+            ),
+        },
+    ),
 )
 class EntityViewSet(ReadOnlyViewSet):
-    """Entities with their names, identifiers, relations and published actions."""
+    """Entities with their names, identifiers, relations and published actions.
+
+    An entity merged into another answers 301, pointing at that one.
+    """
 
     serializer_class = EntitySerializer
     filterset_class = EntityFilter
@@ -574,6 +601,20 @@ class EntityViewSet(ReadOnlyViewSet):
 
     def get_queryset(self):
         return entity_queryset()
+
+    def retrieve(self, request, *args, **kwargs):
+        try:
+            return super().retrieve(request, *args, **kwargs)
+        except Http404:
+            visible = Entity.objects.visible()
+            survivor = generics.get_object_or_404(visible, merged_entities=self.kwargs["pk"])
+        url = settings.SITE_ROOT + reverse("api-entity-detail", args=[survivor.pk])
+        if request.query_params:
+            url += f"?{request.query_params.urlencode()}"
+        body = {"detail": "merged", "merged_into": survivor.pk, "url": url}
+        # Revalidated before reuse, as every answer here is: a merge can be undone.
+        headers = {"Location": url, "Cache-Control": "public, no-cache"}
+        return Response(body, status=HTTP_301_MOVED_PERMANENTLY, headers=headers)
 
     def get_serializer_context(self):
         value = self.request.query_params.get("as_of", "") if self.request else ""

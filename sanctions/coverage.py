@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import functools
+import hashlib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
@@ -24,12 +27,14 @@ from django.db.models import Q
 from django.utils import timezone
 
 from .fetching import (
+    PDF_TYPE,
     Extracted,
     FetchError,
     FetchRefused,
     FetchResult,
     check_url,
     extract_article,
+    extract_pdf,
     fetch,
 )
 from .models import (
@@ -109,14 +114,14 @@ class PasteResult:
     errors: list[tuple[int, str, str]] = field(default_factory=list)  # line number, line, reason
 
 
-def queue_urls(*, lines: Iterable[str], action: Action | None) -> PasteResult:
-    """A fetch job for each valid URL; a pasted URL already known is not queued twice.
+def read_pasted(lines: Iterable[str]) -> tuple[dict[str, str], list[tuple[int, str, str]]]:
+    """The valid URLs among pasted lines, each once ({normalised: as pasted}), and the
+    others with their line numbers and why they are refused.
 
-    Lines without a scheme are taken as https, like the admin's URL fields. The caller
-    queues the returned `queued` jobs once its transaction commits.
+    Lines without a scheme are taken as https, like the admin's URL fields.
     """
-    result = PasteResult()
-    seen: set[str] = set()
+    urls: dict[str, str] = {}
+    errors = []
     for number, line in enumerate(lines, start=1):
         line = line.strip()
         if not line:
@@ -127,11 +132,20 @@ def queue_urls(*, lines: Iterable[str], action: Action | None) -> PasteResult:
             # ("ü" in the path) and its escaped form make one job.
             normalized = normalize_url(check_url(url))
         except FetchRefused as exc:
-            result.errors.append((number, line, exc.reason))
+            errors.append((number, line, in_words(exc)))
             continue
-        if normalized in seen:
-            continue
-        seen.add(normalized)
+        urls.setdefault(normalized, url)
+    return urls, errors
+
+
+def queue_urls(*, lines: Iterable[str], action: Action | None) -> PasteResult:
+    """A fetch job for each valid URL; a pasted URL already known is not queued twice.
+
+    The caller queues the returned `queued` jobs once its transaction commits.
+    """
+    urls, errors = read_pasted(lines)
+    result = PasteResult(errors=errors)
+    for normalized, url in urls.items():
         job, created = FetchJob.objects.get_or_create(
             normalized_url=normalized, action=action, defaults={"url": url}
         )
@@ -140,6 +154,65 @@ def queue_urls(*, lines: Iterable[str], action: Action | None) -> PasteResult:
         else:
             result.existing.append(job)
     return result
+
+
+def in_words(error: Exception) -> str:
+    """Why a URL gave no article, as an editor would say it, with the detail after."""
+    reason = getattr(error, "reason", None) or str(error)
+    status = getattr(error, "status", None)
+    if isinstance(error, ExtractionFailed):
+        summary = "not an article: the page holds no article text"
+    elif isinstance(error, FetchRefused):
+        if reason.startswith(("address refused", "localhost")):
+            summary = "refused: private address"
+        elif reason.startswith(f"content type {PDF_TYPE!r}"):
+            summary = "not an article: a PDF (upload it instead)"
+        elif reason.startswith("content type"):
+            summary = "not an article: not a web page"
+        elif reason.startswith("body larger"):
+            summary = "refused: the page is too large to archive"
+        else:
+            summary = "refused: not a web address the server may fetch"
+    elif status in (401, 403, 451):
+        summary = "the site refused to serve the page (a paywall or a block?)"
+    elif status in (404, 410):
+        summary = "the page is not there (gone or mistyped)"
+    elif status is not None:
+        summary = "the site answered with an error"
+    elif reason.startswith(("could not decode", "unsupported content", "malformed")):
+        summary = "the site's answer could not be read"
+    else:
+        summary = "the site could not be reached"
+    return f"{summary} ({reason})"
+
+
+def headline_of_url(url: str) -> str:
+    """A stand-in headline made from the URL's last words ("us-sanctions-ndc" → "Us
+    sanctions ndc"), or its site when the path has none; flagged as such where stored."""
+    parts = urlsplit(url)
+    words = ""
+    for segment in reversed([s for s in parts.path.split("/") if s]):
+        segment = re.sub(r"\.(s?html?|php|aspx?)$", "", segment, flags=re.IGNORECASE)
+        words = " ".join(w for w in re.split(r"[-_+.\s]+", segment) if not w.isdigit())
+        if re.search(r"[^\W\d]{3}", words):
+            break
+        words = ""
+    return (words[:1].upper() + words[1:])[:500] if words else f"Page on {site_of(url)}"
+
+
+def keep_pending(job: FetchJob) -> Article:
+    """The article a failed URL stands for, kept for the editor to complete by hand or
+    from an uploaded copy: its headline made from the URL, linked to the job's action."""
+    with transaction.atomic():
+        article, _ = Article.objects.get_or_create(
+            url=job.normalized_url,
+            defaults={"headline": headline_of_url(job.normalized_url), "headline_from_url": True},
+        )
+        if job.action_id is not None:
+            Coverage.objects.get_or_create(action_id=job.action_id, article=article)
+        FetchJob.objects.filter(pk=job.pk).update(article=article)
+        job.article = article
+    return article
 
 
 # Fetching and storing articles
@@ -213,6 +286,10 @@ def store_article(
         created = False
     if not created:
         blank = [name for name, value in values.items() if value and not getattr(article, name)]
+        if article.headline_from_url and extracted.headline:
+            # A stand-in made from the URL gives way to the page's own headline.
+            values["headline_from_url"] = False
+            blank += ["headline", "headline_from_url"]
         for name in blank:
             setattr(article, name, values[name])
         if blank:
@@ -222,6 +299,38 @@ def store_article(
         Coverage.objects.get_or_create(
             action=action, article=article, defaults={"relation": relation}
         )
+    return article, snapshot
+
+
+def store_upload(
+    *, data: bytes, url: str, action: Action | None = None, job: FetchJob | None = None
+) -> tuple[Article, Snapshot]:
+    """Store a page an editor saved and uploaded (HTML or PDF) as if fetched from `url`:
+    archived under its SHA-256, extracted the same way, linked to `action`; a pending
+    job for the URL is done. Raises ExtractionFailed when the file holds no article."""
+    if data.startswith(b"%PDF-"):
+        content_type, read = PDF_TYPE, extract_pdf
+    else:
+        content_type, read = "text/html", functools.partial(extract_article, url=url)
+    try:
+        extracted = read(data)
+    except ValueError as exc:
+        raise ExtractionFailed(f"no article found in the file: {exc}") from exc
+    result = FetchResult(
+        url=url,
+        final_url=url,
+        status=None,  # no server answered: an editor supplied the bytes
+        content_type=content_type,
+        headers={},
+        body=data,
+        fetched_at=timezone.now(),
+        sha256=hashlib.sha256(data).hexdigest(),
+        redirect_chain=(),
+    )
+    with transaction.atomic():
+        article, snapshot = store_article(result=result, extracted=extracted, action=action)
+        if job is not None:
+            job.complete(article)
     return article, snapshot
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import http.client
+import io
 import ipaddress
 import logging
 import re
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from urllib.parse import quote, urljoin, urlsplit
 
+import pypdf
 import trafilatura
 from django.conf import settings
 from lxml.html import HtmlElement
@@ -41,6 +43,8 @@ MAX_REDIRECTS = 5
 ALLOWED_PORTS = frozenset({80, 443})
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 PDF_TYPE = "application/pdf"
+# Text beyond this many pages of a PDF is not read: a report's first pages say what it is.
+PDF_MAX_PAGES = 200
 # Official list files: OFAC's CSV and XML, the UN's XML. Servers label them loosely.
 DATA_TYPES = frozenset(
     {
@@ -141,7 +145,7 @@ class FetchFailed(FetchError):
 class FetchResult:
     url: str  # as requested, normalised
     final_url: str  # after redirects
-    status: int
+    status: int | None  # None for a file an editor uploaded
     content_type: str  # media type only, e.g. "text/html"
     headers: dict[str, str]  # KEPT_HEADERS that were present, lower-case names
     body: bytes = field(repr=False)
@@ -718,6 +722,35 @@ def extract_article(html: bytes | str, *, url: str) -> Extracted:
         author=_clean_authors(doc.author or "", from_meta=declared_author),
         language=_language(tree, meta, doc.language),
         canonical_url=_canonical(tree, meta, url=url, guessed=doc.url),
+        text=text,
+        excerpt=_excerpt(text),
+    )
+
+
+def extract_pdf(data: bytes) -> Extracted:
+    """Title, author and text of a PDF (a report or a statement saved by an editor).
+
+    The title is the document's own, else its first line of text; no date is read from
+    the file's metadata, which records when the file was made, not when it was published.
+    Raises ValueError when the file is not a readable PDF or holds no text.
+    """
+    try:
+        reader = pypdf.PdfReader(io.BytesIO(data))
+        pages = [page.extract_text() or "" for page in reader.pages[:PDF_MAX_PAGES]]
+        meta = reader.metadata or {}
+    except (pypdf.errors.PdfReadError, ValueError, KeyError) as exc:
+        raise ValueError(f"not a readable PDF: {exc}") from exc
+    text = "\n".join(line.strip() for page in pages for line in page.splitlines() if line.strip())
+    if not text:
+        raise ValueError("the PDF holds no text (a scan?)")
+    title = " ".join(str(meta.get("/Title") or "").split()) or text.partition("\n")[0]
+    return Extracted(
+        headline=title[:500],
+        site_name="",
+        published_on=None,
+        author=" ".join(str(meta.get("/Author") or "").split())[:300],
+        language="",
+        canonical_url="",
         text=text,
         excerpt=_excerpt(text),
     )

@@ -14,10 +14,12 @@ from urllib.parse import urlsplit
 
 import pghistory
 import pgtrigger
+from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 from django.db.models import Case, ExpressionWrapper, Func, Q, Value, When
 from django.db.models.functions import Coalesce, Now, Upper
@@ -130,12 +132,20 @@ class ProgramQuerySet(ReferenceQuerySet):
 class Authority(models.Model):
     """A body that takes sanctions actions (State Department, OFAC, BIS...)."""
 
-    name = models.CharField(max_length=200, unique=True)
+    name = models.CharField(
+        max_length=200, unique=True, help_text="Full official name, e.g. U.S. Department of State."
+    )
     short_name = models.CharField(max_length=60, help_text="Label used in lists, e.g. BIS.")
     slug = models.SlugField(max_length=60, unique=True, help_text="Used in filter URLs.")
-    jurisdiction = models.CharField(max_length=2, choices=Jurisdiction.choices)
-    url = models.URLField(blank=True)
-    description = models.TextField(blank=True)
+    jurisdiction = models.CharField(
+        max_length=2,
+        choices=Jurisdiction.choices,
+        help_text="The state or body whose law the authority applies.",
+    )
+    url = models.URLField(blank=True, help_text="The authority's official website.")
+    description = models.TextField(
+        blank=True, help_text="What the authority does, shown on its filter pages."
+    )
 
     objects = AuthorityQuerySet.as_manager()
 
@@ -151,12 +161,18 @@ class Authority(models.Model):
 class LegalBasis(models.Model):
     """An instrument an authority acts under (E.O. 13382, INKSNA, 15 CFR 744.11...)."""
 
-    name = models.CharField(max_length=200, unique=True)
-    short_name = models.CharField(max_length=60)
-    slug = models.SlugField(max_length=60, unique=True)
+    name = models.CharField(
+        max_length=200,
+        unique=True,
+        help_text="Full title, e.g. Executive Order 13382 (WMD proliferators).",
+    )
+    short_name = models.CharField(max_length=60, help_text="Label used in lists, e.g. E.O. 13382.")
+    slug = models.SlugField(max_length=60, unique=True, help_text="Used in filter URLs.")
     citation = models.CharField(max_length=200, blank=True, help_text="Formal citation.")
-    url = models.URLField(blank=True)
-    description = models.TextField(blank=True)
+    url = models.URLField(blank=True, help_text="The official text.")
+    description = models.TextField(
+        blank=True, help_text="What it authorises, in a sentence or two."
+    )
 
     objects = LegalBasisQuerySet.as_manager()
 
@@ -173,11 +189,18 @@ class Program(models.Model):
     """A list tag or regime (OFAC NPWMD, UN DPRK...)."""
 
     code = models.CharField(max_length=40, unique=True, help_text="The tag as the list prints it.")
-    name = models.CharField(max_length=200)
-    authority = models.ForeignKey(
-        Authority, on_delete=models.PROTECT, null=True, blank=True, related_name="programs"
+    name = models.CharField(
+        max_length=200, help_text="The program's name, e.g. Non-Proliferation of WMD."
     )
-    description = models.TextField(blank=True)
+    authority = models.ForeignKey(
+        Authority,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="programs",
+        help_text="The authority whose list prints the tag.",
+    )
+    description = models.TextField(blank=True, help_text="What the program covers.")
 
     objects = ProgramQuerySet.as_manager()
 
@@ -306,6 +329,19 @@ class ActionQuerySet(models.QuerySet):
             )
         )
 
+    def same_announcement(self, action: "Action", entity_ids):
+        """Other actions by the action's authority on its date that share an entity or a
+        document number with it: most likely the same announcement entered twice."""
+        shared = Q(designations__entity__in=entity_ids)
+        if action.document_numbers:
+            shared |= Q(document_numbers__overlap=action.document_numbers)
+        return (
+            self.filter(shared, authority_id=action.authority_id, announced_on=action.announced_on)
+            .exclude(pk=action.pk)
+            .distinct()
+            .order_by("pk")
+        )
+
     def for_list(self):
         """Published actions with what a list row shows, newest first."""
         return (
@@ -343,8 +379,15 @@ def is_partial() -> Q:
 class Action(models.Model):
     """One announcement by one authority on one date."""
 
-    title = models.CharField(max_length=300)
-    kind = models.CharField(max_length=30, choices=ActionKind.choices)
+    title = models.CharField(
+        max_length=300,
+        help_text="A short factual title, e.g. State designates four entities under E.O. 13382.",
+    )
+    kind = models.CharField(
+        max_length=30,
+        choices=ActionKind.choices,
+        help_text="What the announcement does; a removal or waiver lifts measures.",
+    )
     status = models.CharField(
         max_length=10, choices=ActionStatus.choices, default=ActionStatus.DRAFT
     )
@@ -366,12 +409,22 @@ class Action(models.Model):
         blank=True,
         help_text="The list or measures regime acted on; status is derived per regime.",
     )
-    legal_bases = models.ManyToManyField(LegalBasis, blank=True, related_name="actions")
+    legal_bases = models.ManyToManyField(
+        LegalBasis,
+        blank=True,
+        related_name="actions",
+        help_text="The laws or orders the announcement cites; type to find one.",
+    )
     legal_basis_not_stated = models.BooleanField(
         default=False,
         help_text="The announcement cites no legal basis; the page says so.",
     )
-    programs = models.ManyToManyField(Program, blank=True, related_name="actions")
+    programs = models.ManyToManyField(
+        Program,
+        blank=True,
+        related_name="actions",
+        help_text="The list program tags the entries carry, e.g. NPWMD.",
+    )
     announced_on = models.DateField(help_text="Date of the announcement.")
     effective_on = models.DateField(
         null=True, blank=True, help_text="Date the measure took effect."
@@ -391,7 +444,10 @@ class Action(models.Model):
         blank=True,
         help_text="Federal Register citations, docket or regulation numbers; comma-separated.",
     )
-    summary = models.TextField(blank=True)
+    summary = models.TextField(
+        blank=True,
+        help_text="What was announced and why, in the announcement's terms; shown first.",
+    )
     notes = models.TextField(
         blank=True, help_text="Evidence and caveats, for researchers (public)."
     )
@@ -585,9 +641,10 @@ class EntityKind(models.TextChoices):
 
 class EntityQuerySet(models.QuerySet):
     def visible(self):
-        """Entities named in at least one published action."""
+        """Entities named in at least one published action; merged ones never are."""
         return self.filter(
-            models.Exists(Designation.objects.published().filter(entity=models.OuterRef("pk")))
+            models.Exists(Designation.objects.published().filter(entity=models.OuterRef("pk"))),
+            merged_into__isnull=True,
         )
 
     public = visible
@@ -708,7 +765,9 @@ def _end(listings: dict[int, "Designation"]) -> datetime.date | None:
 class Entity(models.Model):
     """An organisation, company, state body, person, vessel or aircraft."""
 
-    kind = models.CharField(max_length=20, choices=EntityKind.choices)
+    kind = models.CharField(
+        max_length=20, choices=EntityKind.choices, help_text="What sort of thing was designated."
+    )
     name = models.TextField(help_text="Primary name, in Latin script.")
     countries = ArrayField(
         models.CharField(max_length=2),
@@ -716,9 +775,22 @@ class Entity(models.Model):
         blank=True,
         help_text="ISO 3166-1 alpha-2 codes, comma-separated.",
     )
-    description = models.TextField(blank=True)
+    description = models.TextField(
+        blank=True,
+        help_text="Addresses, parent bodies, what it makes: shown on its page and searched.",
+    )
     reference = models.SlugField(
         max_length=100, unique=True, null=True, blank=True, help_text="Stable external key."
+    )
+    merged_into = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="merged_entities",
+        help_text="The entity this one was found to be and merged into (sanctions.merge); "
+        "a merged entity holds nothing and its page redirects there.",
     )
     search_vector = models.GeneratedField(
         expression=SearchVector("name", weight="A", config="simple")
@@ -739,6 +811,9 @@ class Entity(models.Model):
                 condition=Q(kind__in=EntityKind.values), name="entity_kind_valid"
             ),
             models.CheckConstraint(condition=~Q(name=""), name="entity_name_not_empty"),
+            models.CheckConstraint(
+                condition=~Q(merged_into=models.F("pk")), name="entity_not_merged_into_self"
+            ),
         ]
         indexes = [
             # The country filter: countries @> ARRAY['PK'].
@@ -828,9 +903,16 @@ class Alias(models.Model):
     """Another name of an entity, in any script."""
 
     entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="aliases")
-    name = models.TextField()
-    kind = models.CharField(max_length=10, choices=AliasKind.choices, default=AliasKind.AKA)
-    script = models.CharField(max_length=4, choices=Script.choices, blank=True)
+    name = models.TextField(help_text="Another name, in any script, as written.")
+    kind = models.CharField(
+        max_length=10,
+        choices=AliasKind.choices,
+        default=AliasKind.AKA,
+        help_text="How the name relates to the primary name.",
+    )
+    script = models.CharField(
+        max_length=4, choices=Script.choices, blank=True, help_text="Detected when left empty."
+    )
     language = models.CharField(
         max_length=10, blank=True, help_text="BCP 47 language tag, e.g. zh, ru, ur."
     )
@@ -943,10 +1025,14 @@ class Identifier(models.Model):
     """An identifier of an entity in an official register."""
 
     entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="identifiers")
-    scheme = models.CharField(max_length=20, choices=IdentifierScheme.choices)
-    value = models.TextField()
+    scheme = models.CharField(
+        max_length=20,
+        choices=IdentifierScheme.choices,
+        help_text="The list or register the identifier comes from.",
+    )
+    value = models.TextField(help_text="As the register prints it, e.g. 48620.")
     country = models.CharField(max_length=2, blank=True, help_text="Issuing country, ISO code.")
-    note = models.TextField(blank=True)
+    note = models.TextField(blank=True, help_text="Where it was found, or what it qualifies.")
 
     class Meta:
         ordering = ["scheme", "value"]
@@ -989,9 +1075,20 @@ class Relation(models.Model):
     """A stated link between two entities."""
 
     subject = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="relations")
-    object = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="inverse_relations")
-    kind = models.CharField(max_length=20, choices=RelationKind.choices)
-    description = models.CharField(max_length=300, blank=True)
+    object = models.ForeignKey(
+        Entity,
+        on_delete=models.PROTECT,
+        related_name="inverse_relations",
+        help_text="The other entity (the one this one is a subsidiary of, supplies, ...).",
+    )
+    kind = models.CharField(
+        max_length=20,
+        choices=RelationKind.choices,
+        help_text="How this entity stands to the other.",
+    )
+    description = models.CharField(
+        max_length=300, blank=True, help_text="What the announcement says of the link."
+    )
 
     class Meta:
         ordering = ["subject", "kind"]
@@ -1004,6 +1101,57 @@ class Relation(models.Model):
 
     def __str__(self):
         return f"{self.subject} {self.get_kind_display()} {self.object}"
+
+
+class ExactJSONEncoder(DjangoJSONEncoder):
+    """Times to the microsecond (DjangoJSONEncoder keeps milliseconds, as JavaScript
+    does), so that a row kept as JSON is restored exactly as it was."""
+
+    def default(self, o):
+        if isinstance(o, datetime.datetime | datetime.time):
+            return o.isoformat()
+        return super().default(o)
+
+
+@track_history()
+class EntityMerge(models.Model):
+    """One entity found to be another and merged into it (``sanctions.merge``).
+
+    ``moved`` says exactly what moved from the loser to the survivor and what was folded
+    into rows the survivor already had, whole, so that the merge can be undone.
+    """
+
+    survivor = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="merges_in")
+    loser = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="merges_out")
+    merged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    merged_at = models.DateTimeField(default=timezone.now)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    undone_at = models.DateTimeField(null=True, blank=True)
+    moved = models.JSONField(
+        default=dict,
+        encoder=ExactJSONEncoder,
+        help_text="Ids of the rows moved, per kind; the rows folded, serialised whole; the "
+        "alias made of the loser's name; the survivor's fields before and after.",
+    )
+
+    class Meta:
+        ordering = ["-merged_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(survivor=models.F("loser")), name="entitymerge_two_entities"
+            ),
+        ]
+
+    def __str__(self):
+        return f"Merged {self.loser} into {self.survivor}"
+
+    @property
+    def is_undone(self) -> bool:
+        return self.undone_at is not None
 
 
 class DesignationRole(models.TextChoices):
@@ -1029,9 +1177,17 @@ class Designation(models.Model):
     """One entity's part in one action."""
 
     action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="designations")
-    entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="designations")
+    entity = models.ForeignKey(
+        Entity,
+        on_delete=models.PROTECT,
+        related_name="designations",
+        help_text="Type a name (any script, typos forgiven); add an entity only when none matches.",
+    )
     role = models.CharField(
-        max_length=12, choices=DesignationRole.choices, default=DesignationRole.LISTED
+        max_length=12,
+        choices=DesignationRole.choices,
+        default=DesignationRole.LISTED,
+        help_text="The entity's part: listed, removed, or only named.",
     )
     name_as_listed = models.TextField(
         blank=True, help_text="The name exactly as the announcement gave it."
@@ -1124,14 +1280,24 @@ class Source(LinkStatus):
     """An official document behind an action."""
 
     action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="sources")
-    kind = models.CharField(max_length=20, choices=SourceKind.choices)
-    title = models.CharField(max_length=500)
-    publisher = models.CharField(max_length=200, blank=True)
+    kind = models.CharField(
+        max_length=20, choices=SourceKind.choices, help_text="What sort of official document it is."
+    )
+    title = models.CharField(max_length=500, help_text="The document's title as published.")
+    publisher = models.CharField(
+        max_length=200, blank=True, help_text="Who published it, where not the action's authority."
+    )
     url = models.URLField(
         max_length=1000, blank=True, help_text="Leave empty when no URL could be confirmed."
     )
-    published_on = models.DateField(null=True, blank=True)
-    document_number = models.CharField(max_length=100, blank=True)
+    published_on = models.DateField(
+        null=True, blank=True, help_text="Date printed on the document."
+    )
+    document_number = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="e.g. Federal Register document 2023-03929, or a press release number.",
+    )
     notes = models.TextField(blank=True, help_text="How the source was confirmed.")
 
     class Meta:
@@ -1190,9 +1356,15 @@ class OutletQuerySet(models.QuerySet):
 class Outlet(models.Model):
     """A news or analysis publisher."""
 
-    name = models.CharField(max_length=200, unique=True)
-    domain = models.CharField(max_length=200, blank=True)
-    country = models.CharField(max_length=2, blank=True)
+    name = models.CharField(
+        max_length=200, unique=True, help_text="The outlet's name as it signs, e.g. Reuters."
+    )
+    domain = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Its website's domain, without www., e.g. reuters.com.",
+    )
+    country = models.CharField(max_length=2, blank=True, help_text="Where it is based, ISO code.")
 
     objects = OutletQuerySet.as_manager()
 
@@ -1230,14 +1402,23 @@ class Article(LinkStatus):
     """A news or analysis item covering one or more actions."""
 
     url = models.URLField(max_length=2048, unique=True, help_text="Canonical URL, normalised.")
-    headline = models.CharField(max_length=500)
+    headline = models.CharField(max_length=500, help_text="As the outlet published it.")
     outlet = models.ForeignKey(
-        Outlet, on_delete=models.PROTECT, null=True, blank=True, related_name="articles"
+        Outlet,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="articles",
+        help_text="Type the outlet's name; found from the URL when fetched.",
     )
-    published_on = models.DateField(null=True, blank=True)
-    author = models.CharField(max_length=300, blank=True)
+    published_on = models.DateField(
+        null=True, blank=True, help_text="The date the outlet gives; left empty when it gives none."
+    )
+    author = models.CharField(
+        max_length=300, blank=True, help_text="Several authors separated by commas."
+    )
     language = models.CharField(max_length=10, blank=True, help_text="BCP 47 tag, e.g. en.")
-    excerpt = models.TextField(blank=True)
+    excerpt = models.TextField(blank=True, help_text="The opening lines, shown under the headline.")
     text = models.TextField(
         blank=True, help_text="Main text as extracted, for search and suggestions; not public."
     )
@@ -1302,10 +1483,23 @@ class CoverageRelation(models.TextChoices):
 class Coverage(models.Model):
     """The link between an article and an action it covers."""
 
-    action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="coverage")
-    article = models.ForeignKey(Article, on_delete=models.PROTECT, related_name="coverage")
+    action = models.ForeignKey(
+        Action,
+        on_delete=models.CASCADE,
+        related_name="coverage",
+        help_text="Type the action's title, an entity or a date.",
+    )
+    article = models.ForeignKey(
+        Article,
+        on_delete=models.PROTECT,
+        related_name="coverage",
+        help_text="Type the headline or the URL; paste new URLs on the action instead.",
+    )
     relation = models.CharField(
-        max_length=12, choices=CoverageRelation.choices, default=CoverageRelation.REPORTS
+        max_length=12,
+        choices=CoverageRelation.choices,
+        default=CoverageRelation.REPORTS,
+        help_text="How the article stands to the action.",
     )
 
     objects = ActionPartQuerySet.as_manager()
@@ -1563,9 +1757,13 @@ class Snapshot(models.Model):
     size = models.PositiveBigIntegerField(help_text="Bytes, after content decoding.")
     url = models.URLField(max_length=2048, help_text="The URL requested.")
     final_url = models.URLField(max_length=2048, help_text="The URL that answered.")
-    status = models.PositiveSmallIntegerField(help_text="HTTP status of the final response.")
+    status = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="HTTP status of the final response; empty for a copy an editor uploaded.",
+    )
     content_type = models.CharField(max_length=100)
-    fetched_at = models.DateTimeField()
+    fetched_at = models.DateTimeField(help_text="When it was fetched or uploaded.")
 
     objects = SnapshotQuerySet.as_manager()
 
@@ -1714,6 +1912,16 @@ class FetchJob(models.Model):
     def release(self, reason: str) -> bool:
         """Put a claimed job back in the queue after a transient failure."""
         return self._leave_fetching(status=FetchStatus.QUEUED, reason=reason[:2000])
+
+    def complete(self, article: Article) -> bool:
+        """Done by other means than fetching (an uploaded copy); False if already done."""
+        updated = FetchJob.objects.exclude(status=FetchStatus.DONE).filter(pk=self.pk)
+        fields = {"status": FetchStatus.DONE, "article": article, "reason": ""}
+        if updated.update(**fields, finished_at=timezone.now()):
+            for name, value in fields.items():
+                setattr(self, name, value)
+            return True
+        return False
 
     def requeue(self) -> bool:
         """Queue a failed job again, when its URL is pasted again."""

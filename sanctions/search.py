@@ -135,12 +135,14 @@ def index_names(*, entity_ids: Iterable[int] | None = None, chunk_size: int = 50
 
 
 def _index_chunk(entity_ids: list[int]) -> int:
+    # A merged entity is found by its name as an alias of the one it was merged into.
+    entities = Entity.objects.filter(pk__in=entity_ids, merged_into__isnull=True)
     wanted: dict[tuple[int, str], tuple[str, bool]] = {}
-    for entity_id, name in Alias.objects.filter(entity_id__in=entity_ids).values_list(
+    for entity_id, name in Alias.objects.filter(entity__in=entities).values_list(
         "entity_id", "name"
     ):
         wanted[entity_id, name] = (name_key(name), False)
-    for entity_id, name in Entity.objects.filter(pk__in=entity_ids).values_list("pk", "name"):
+    for entity_id, name in entities.values_list("pk", "name"):
         wanted[entity_id, name] = (name_key(name), True)
     existing = {
         (entity_id, name): (pk, key, is_primary)

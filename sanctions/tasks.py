@@ -168,15 +168,16 @@ def fetch_and_extract(self, job_id: int) -> dict:
     job = FetchJob.objects.select_related("action").get(pk=job_id)
     try:
         article, _ = coverage.fetch_article(url=job.normalized_url, action=job.action, job=job)
-    except FetchError as exc:
-        if exc.transient and self.request.retries < self.max_retries:
-            job.release(f"retrying: {exc.reason}")
+    except (FetchError, coverage.ExtractionFailed) as exc:
+        reason = coverage.in_words(exc)
+        if getattr(exc, "transient", False) and self.request.retries < self.max_retries:
+            job.release(f"retrying: {reason}")
             raise self.retry(countdown=retry_countdown(self.request.retries)) from exc
-        job.fail(exc.reason)  # refused, a 4xx, or transient failures to the end
-        return {"job": job_id, "status": job.status, "reason": exc.reason}
-    except coverage.ExtractionFailed as exc:
-        job.fail(str(exc))
-        return {"job": job_id, "status": job.status, "reason": str(exc)}
+        # Refused, a 4xx, no article, or transient failures to the end: the URL stays
+        # as a pending article, for the editor to complete by hand or upload.
+        if job.fail(reason):
+            coverage.keep_pending(job)
+        return {"job": job_id, "status": job.status, "reason": reason}
     except Exception as exc:
         job.fail(f"internal error: {exc!r}")  # e.g. the soft time limit; pasting again retries
         raise

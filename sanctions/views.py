@@ -1,4 +1,5 @@
-"""Public, read-only pages. Only published actions, and what they cite, are shown."""
+"""Public, read-only pages. Only published actions, and what they cite, are shown
+(and, to staff, a draft action at its future URL, marked as such)."""
 
 import datetime
 import json
@@ -9,8 +10,9 @@ from django.core.paginator import Paginator
 from django.db import DatabaseError, connection
 from django.db.models import Prefetch, Q
 from django.http import FileResponse, Http404, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.cache import patch_cache_control
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 from pghistory.models import MiddlewareEvents
@@ -98,12 +100,18 @@ def action_list(request):
     )
 
 
+def may_preview(request) -> bool:
+    """Staff who may read actions in the admin also see drafts at their public URLs."""
+    return request.user.is_staff and request.user.has_perm("sanctions.view_action")
+
+
 @require_safe
 def action_detail(request, pk):
+    actions = Action.objects.all() if may_preview(request) else Action.objects.published()
     action = get_object_or_404(
-        Action.objects.published()
-        .with_details()
-        .prefetch_related("sources__snapshots", "coverage__article__snapshots"),
+        actions.with_details().prefetch_related(
+            "sources__snapshots", "coverage__article__snapshots"
+        ),
         pk=pk,
     )
     by_relation = defaultdict(list)
@@ -114,7 +122,7 @@ def action_detail(request, pk):
         for value, label in CoverageRelation.choices
         if by_relation[value]
     ]
-    return render(
+    response = render(
         request,
         "sanctions/action_detail.html",
         {
@@ -124,6 +132,11 @@ def action_detail(request, pk):
             "permalink": _permalink(action),
         },
     )
+    if not action.is_published:
+        # A draft preview: for the staff member's eyes only, never stored or indexed.
+        patch_cache_control(response, private=True, no_store=True)
+        response["X-Robots-Tag"] = "noindex"
+    return response
 
 
 @require_safe
@@ -163,9 +176,16 @@ def _as_of(request) -> tuple[datetime.date, str]:
 
 @require_safe
 def entity_detail(request, pk):
-    entity = get_object_or_404(
-        Entity.objects.visible().prefetch_related("aliases", "identifiers"), pk=pk
-    )
+    try:
+        entity = Entity.objects.visible().prefetch_related("aliases", "identifiers").get(pk=pk)
+    except Entity.DoesNotExist:
+        # A merged entity's page has moved for good to the entity it was merged into.
+        survivor = get_object_or_404(Entity.objects.visible(), merged_entities=pk)
+        query = f"?{request.GET.urlencode()}" if request.GET else ""
+        moved = redirect(survivor.get_absolute_url() + query, permanent=True)
+        # Browsers keep a 301 for good unless told to ask again; a merge can be undone.
+        patch_cache_control(moved, no_cache=True)
+        return moved
     as_of, as_of_error = _as_of(request)
     designations = list(
         entity.designations.published()

@@ -51,7 +51,7 @@ SITE_NAME = os.getenv("SITE_NAME", "Sanctions Tracker")
 SITE_ROOT = os.getenv("SITE_ROOT", "http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "sanctions.admin_site.TrackerAdminConfig",  # django.contrib.admin, under our name
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -90,6 +90,9 @@ MIDDLEWARE = [
     # Refuses logins from a locked-out account or client (last, as django-axes asks).
     "axes.middleware.AxesMiddleware",
 ]
+
+# Every recorded change, browsable from the admin index by superusers only.
+PGHISTORY_ADMIN_CLASS = "sanctions.history_admin.RecordedChangesAdmin"
 
 # Logins: after LOGIN_FAILURE_LIMIT wrong passwords for one account, or from one client,
 # further attempts are refused for LOGIN_LOCKOUT_MINUTES. The attempts are kept in the

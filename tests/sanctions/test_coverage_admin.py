@@ -67,8 +67,11 @@ def test_pasted_urls_are_queued_after_commit_and_bad_lines_reported(
     assert response.status_code == 200  # the bad lines come back, to be corrected
     page = response.text
     assert "Queued 2 URL(s) to fetch." in page
-    assert "Line 2: <code>http://127.0.0.1:8000/admin/</code> — port 8000 refused" in page
-    assert "Line 5: <code>ftp://files.example.com/list.csv</code> — scheme" in page
+    assert (
+        "Line 2: <code>http://127.0.0.1:8000/admin/</code> — refused: not a web address the"
+        " server may fetch (port 8000 refused" in page
+    )
+    assert "Line 5: <code>ftp://files.example.com/list.csv</code> — refused: not a web" in page
     textarea = page.split("<textarea", 1)[1].split("</textarea>", 1)[0]
     assert "127.0.0.1:8000/admin/\nftp://files.example.com/list.csv" in textarea
     assert "example-news.com" not in textarea

@@ -119,7 +119,10 @@ def test_transient_failures_are_given_up_after_the_last_retry(news):
 
     run(job)
 
-    assert (job.status, job.reason) == ("failed", "HTTP 503")
+    assert (job.status, job.reason) == (
+        "failed",
+        "the site answered with an error (HTTP 503)",
+    )
     assert job.attempts == tasks.FETCH_MAX_RETRIES + 1
     assert news.hits["/story"] == tasks.FETCH_MAX_RETRIES + 1
 
@@ -127,24 +130,38 @@ def test_transient_failures_are_given_up_after_the_last_retry(news):
 @pytest.mark.parametrize(
     ("page", "reason"),
     [
-        (Page(b"gone", status=404), "HTTP 404"),
-        (Page(b"no", status=403), "HTTP 403"),
-        (Page(b"PK\x03\x04", content_type="application/zip"), "content type 'application/zip'"),
-        (Page(b"", status=302, location="http://10.1.2.3/admin"), "10.1.2.3 is private"),
+        (Page(b"gone", status=404), "the page is not there (gone or mistyped) (HTTP 404)"),
+        (Page(b"no", status=403), "the site refused to serve the page (a paywall or a block?)"),
+        (
+            Page(b"PK\x03\x04", content_type="application/zip"),
+            "not an article: not a web page (content type 'application/zip'",
+        ),
+        (
+            Page(b"%PDF-1.4", content_type="application/pdf"),
+            "not an article: a PDF (upload it instead)",
+        ),
+        (
+            Page(b"", status=302, location="http://10.1.2.3/admin"),
+            "refused: private address (address refused: 10.1.2.3 is private",
+        ),
     ],
 )
-def test_a_refused_url_or_a_4xx_fails_at_once_without_retry(news, page, reason):
-    news.pages["/story"] = page
-    job = make_job(news.url("/story"))
+def test_a_refused_url_or_a_4xx_fails_at_once_and_says_why_in_words(news, page, reason):
+    news.pages["/sanctions-on-missile-suppliers"] = page
+    job = make_job(news.url("/sanctions-on-missile-suppliers"), make_action(published=False))
 
     with mock.patch.object(tasks.fetch_and_extract, "retry") as retry:
         run(job)
 
     retry.assert_not_called()
     assert job.status == "failed"
-    assert reason in job.reason
-    assert (job.attempts, news.hits["/story"]) == (1, 1)
-    assert not Article.objects.exists()
+    assert job.reason.startswith(reason)
+    assert (job.attempts, news.hits["/sanctions-on-missile-suppliers"]) == (1, 1)
+    # The URL stays as a pending article for the editor to complete or upload.
+    assert job.article.headline == "Sanctions on missile suppliers"
+    assert job.article.headline_from_url
+    assert not job.article.snapshots.exists()
+    assert list(job.article.coverage.values_list("action", flat=True)) == [job.action_id]
 
 
 def test_a_page_without_an_article_fails_with_its_reason(news):
@@ -154,7 +171,7 @@ def test_a_page_without_an_article_fails_with_its_reason(news):
     run(job)
 
     assert job.status == "failed"
-    assert job.reason.startswith("no article found")
+    assert job.reason.startswith("not an article: the page holds no article text")
 
 
 def test_retry_countdowns_grow_exponentially_with_jitter():
