@@ -214,21 +214,19 @@ class DesignationFormSet(forms.BaseInlineFormSet):
             )
 
 
-class DesignationInline(admin.TabularInline):
+class DesignationInline(admin.StackedInline):
     model = Designation
     formset = DesignationFormSet
     autocomplete_fields = ["entity", "legal_basis"]
-    fields = [
-        "position",
-        "entity",
-        "role",
-        "name_as_listed",
-        "reason",
-        "legal_basis",
-        "measures",
-        "regime",
-        "ends_on",
+    # Stacked, short fields side by side: nine columns would not fit a laptop screen.
+    fieldsets = [
+        (None, {"fields": [("entity", "role", "position"), ("name_as_listed", "reason")]}),
+        (
+            "Where this entity differs from the action",
+            {"classes": ["collapse"], "fields": [("legal_basis", "regime", "ends_on"), "measures"]},
+        ),
     ]
+    formfield_overrides = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 2})}}
     extra = 1
 
 

@@ -22,6 +22,8 @@ class TrackerAdminSite(admin.AdminSite):
     site_header = "Sanctions Tracker administration"
     site_title = "Sanctions Tracker administration"
     index_title = "The record and its sources"
+    # The record's forms need the width of a laptop screen more than a second menu.
+    enable_nav_sidebar = False
 
     def autocomplete_view(self, request):
         return AutocompleteView.as_view(admin_site=self)(request)

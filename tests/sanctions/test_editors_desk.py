@@ -503,3 +503,16 @@ def test_entity_pickers_offer_no_merged_entity(editor_client):
     results = _autocomplete(editor_client, "Changzhou Utek Composite")
 
     assert [result["id"] for result in results] == [str(survivor.pk)]
+
+
+def test_the_admin_reads_as_this_site_and_lists_all_changes_to_superusers_only(
+    editor_client, admin_client
+):
+    editors_index = editor_client.get("/admin/").content.decode()
+    superusers_index = admin_client.get("/admin/").content.decode()
+
+    assert "Sanctions Tracker administration" in editors_index
+    assert "/admin/pghistory/events/" not in editors_index
+    assert editor_client.get("/admin/pghistory/events/").status_code == 403
+    assert "/admin/pghistory/events/" in superusers_index
+    assert admin_client.get("/admin/pghistory/events/").status_code == 200

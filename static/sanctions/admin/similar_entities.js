@@ -1,7 +1,8 @@
 // While an editor types a new entity's name, list the entities already recorded under a
 // close name, each with "use this one", so that a duplicate is caught before saving.
 "use strict";
-(function () {
+// Admin media load in the page's head: wait for the form.
+document.addEventListener("DOMContentLoaded", function () {
   const input = document.getElementById("id_name");
   if (!input || !window.location.pathname.endsWith("/add/")) {
     return;
@@ -56,4 +57,4 @@
     const name = input.value.trim();
     timer = window.setTimeout(() => (name.length >= 3 ? look(name) : show([])), 300);
   });
-})();
+});
