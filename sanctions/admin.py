@@ -733,6 +733,7 @@ class EntityMergeAdmin:
                 plan = merge.plan_merge(survivor=survivor, loser=loser)
                 if "confirm" in request.POST:
                     merge.merge_entities(survivor=survivor, loser=loser, user=request.user)
+                    renew_dumps()  # published designations may have moved
                     self.message_user(
                         request,
                         format_html(
@@ -771,6 +772,7 @@ class EntityMergeAdmin:
         except merge.MergeRefused as refused:
             self.message_user(request, str(refused), messages.ERROR)
             return history
+        renew_dumps()
         self.message_user(
             request, f"Undid the merge: “{done.loser}” holds what it held again.", messages.SUCCESS
         )

@@ -649,6 +649,11 @@ class EntityQuerySet(models.QuerySet):
 
     public = visible
 
+    def by_reference(self, reference: str) -> "Entity | None":
+        """The entity with a stable external key, or the one it was merged into."""
+        entity = self.filter(reference=reference).select_related("merged_into").first()
+        return entity.merged_into if entity and entity.merged_into else entity
+
 
 @dataclass(frozen=True)
 class StatusLine:

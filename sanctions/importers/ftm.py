@@ -169,7 +169,7 @@ class _Importer:
             if len(value) <= 100
         ]
         description = "\n\n".join(proxy.get("description") or proxy.get("notes"))
-        entity = Entity.objects.filter(reference=_reference(proxy.id)).first()
+        entity = Entity.objects.by_reference(_reference(proxy.id))
         created = entity is None
         if created:
             entity = Entity.objects.create(
@@ -403,7 +403,7 @@ class _Importer:
     def _entity(self, line: int, proxy, prop: str) -> Entity | None:
         """The entity a property references, or None with a warning."""
         id = proxy.first(prop)
-        entity = Entity.objects.filter(reference=_reference(id)).first() if id else None
+        entity = Entity.objects.by_reference(_reference(id)) if id else None
         if entity is None:
             self.warn(line, f"{proxy.schema.name} {proxy.id}: {prop} {id!r} not imported; skipped")
         return entity

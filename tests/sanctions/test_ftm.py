@@ -334,6 +334,23 @@ def test_an_existing_entity_gains_names_and_identifiers_but_keeps_its_name(tmp_p
     assert list(entity.identifiers.values_list("scheme", "value")) == [("tax", "7701")]
 
 
+def test_a_record_of_a_merged_entity_lands_on_the_entity_it_was_merged_into(tmp_path):
+    from sanctions.merge import merge_entities
+
+    survivor = make_entity(name="Changzhou Utek Composite Company Ltd")
+    loser = make_entity(name="Changzhou Utek", reference="NK-2")
+    merge_entities(survivor=survivor, loser=loser)
+    path = write(
+        tmp_path,
+        [{"id": "NK-2", "schema": "Company", "properties": {"name": ["CHANGZHOU UTEK CO"]}}],
+    )
+
+    import_ftm(path, stdout=io.StringIO(), progress=False)
+
+    assert "CHANGZHOU UTEK CO" in set(survivor.aliases.values_list("name", flat=True))
+    assert not loser.aliases.exists()
+
+
 @needs_sample
 def test_it_imports_the_real_opensanctions_sample_idempotently():
     out = io.StringIO()
