@@ -1,11 +1,19 @@
 import pytest
+from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from sanctions.demo import load_demo
 from sanctions.models import Action, Alias, Entity, EntityName, NameWord
-from sanctions.search import _forms, index_names, match_names, name_key, search_actions
+from sanctions.search import (
+    CANDIDATES,
+    WORD_VARIANTS,
+    index_names,
+    match_names,
+    name_key,
+    search_actions,
+)
 
-from .factories import data_queries, make_action, make_entity, make_source
+from .factories import data_queries, make_action, make_article, make_entity, make_source
 
 
 @pytest.mark.parametrize(
@@ -141,18 +149,20 @@ def test_search_runs_a_bounded_number_of_queries(client, db):
     for i in range(3):
         make_action(title=f"Missile action {i}", entities=[make_entity(name=f"Missile Co {i}")])
     index_names()
-    from django.db import connection
 
     with CaptureQueriesContext(connection) as few:
         client.get("/search/", {"q": "missile"})
     for i in range(3, 10):
-        make_action(title=f"Missile action {i}", entities=[make_entity(name=f"Missile Co {i}")])
+        entity = make_entity(name=f"Missile Co {i}")
+        Alias.objects.create(entity=entity, name=f"Ракета {i}", script="Cyrl", language="ru")
+        make_action(title=f"Missile action {i}", entities=[entity])
     index_names()
     with CaptureQueriesContext(connection) as many:
         client.get("/search/", {"q": "missile"})
 
-    # Names: exact and prefix keys, the vocabulary, the words index, the scores and the
-    # visibility check; then actions and articles.
+    # Actions; names: the vocabulary, the names to score, the scores and the visibility
+    # check; own words: descriptions, designations and the actions' summaries; the
+    # entities with their names in other scripts; articles.
     assert len(data_queries(many)) <= len(data_queries(few)) <= 11
 
 
@@ -182,9 +192,135 @@ def test_the_vocabulary_stores_each_word_with_the_forms_queries_look_for(db):
     assert sorted(forms["parsek"]) == [
         "arsek", "parek", "parse", "parsek", "parsk", "pasek", "prsek"
     ]  # fmt: skip
-    for word in ["parsek", "jing", "ali"]:
-        assert sorted(forms[word]) == _forms(word)
+    # Shorter words stand for themselves.
+    assert forms["jing"] == ["jing"] and forms["ali"] == ["ali"]
     # A short word is not one letter off another: "ali" does not find "alia".
     make_entity(name="Trading Alia")
     index_names()
     assert {m.name for m in match_names("Ali")} == {"Parsek Jing Ali Co"}
+
+
+@pytest.mark.parametrize(
+    ("record", "query"),
+    [
+        ("Long De Trading", "Longde Trading"),
+        ("Longde Trading", "Long De Trading"),
+        ("Rosoboron Export", "Rosoboronexport"),
+        ("Rosoboronexport", "Rosoboron Export"),
+        ("Kim Il Sung", "Kim Ilsung"),
+        ("Kim Ilsung", "Kim Il Sung"),
+    ],
+)
+def test_a_name_is_found_first_whichever_way_its_words_are_joined_or_split(db, record, query):
+    wanted = make_entity(name=record)
+    # Names sharing some of the words, in another order or with others beside them.
+    for other in ["De Long Trading", "Long Bridge Trading", "Rosoboron Holdings",
+                  "Export Trading", "Sung Il Kim", "Kim Song Il"]:  # fmt: skip
+        make_entity(name=other)
+    index_names()
+
+    [first] = match_names(query, limit=1)
+
+    assert first.entity_id == wanted.pk
+    assert first.score >= 2  # as an exact match: the spaces cost nothing
+
+
+def test_the_pages_and_the_api_find_a_name_written_with_its_words_joined(client, db):
+    entity = make_entity(name="Rosoboron Export")
+    make_action(entities=[entity])
+
+    page = client.get("/entities/", {"q": "Rosoboronexport"})
+    api = client.get("/api/v1/entities/", {"q": "Rosoboronexport"})
+    search = client.get("/search/", {"q": "Rosoboronexport"})
+
+    assert [e.pk for e in page.context["page"]] == [entity.pk]
+    assert [e["name"] for e in api.json()["results"]] == ["Rosoboron Export"]
+    assert [e.pk for e in search.context["entities"]] == [entity.pk]
+
+
+def test_a_word_alone_ranks_its_exact_name_above_the_names_it_begins_or_joins(db):
+    long = make_entity(name="Long")
+    longde = make_entity(name="Longde")
+    long_de = make_entity(name="Long De")
+    make_entity(name="Songde")
+    index_names()
+
+    ranked = [m.entity_id for m in match_names("Long")]
+    assert ranked[0] == long.pk and set(ranked[1:3]) == {longde.pk, long_de.pk}
+    # Written as the query is, then joined otherwise; "Long" alone is another name.
+    ranked = [m.entity_id for m in match_names("Longde")]
+    assert ranked[:2] == [longde.pk, long_de.pk] and long.pk not in ranked
+    assert [m.entity_id for m in match_names("Long De")][:2] == [long_de.pk, longde.pk]
+
+
+def test_joins_and_splits_add_a_bounded_number_of_lookups_in_the_same_queries(db):
+    for name in ["Ab Cd", "Abcd", "Ef Gh", "Efgh", "Ij Kl", "Ijkl", "Mn Op", "Mnop"]:
+        make_entity(name=name)
+    index_names()
+    query = "abcd efgh ijkl mnop ab cd ef gh ij kl mn op"
+
+    with CaptureQueriesContext(connection) as captured:
+        match_names(query)
+
+    # The vocabulary, the names to score (and, found by no words, those missing one),
+    # and the scores: as many statements as for any query.
+    assert len(captured) <= 4
+    lookups = [q["sql"].count(f"LIMIT {CANDIDATES}") for q in captured]
+    assert max(lookups) == 1 + WORD_VARIANTS
+
+
+def test_articles_are_found_through_the_actions_they_cover_that_name_the_entity(client, db):
+    akhtar = make_entity(name="Akhtar and Sons Private Limited")
+    action = make_action(title="State designates three suppliers", entities=[akhtar])
+    other = make_action(title="Commerce adds two entities", entities=[make_entity()])
+    covering = make_article(actions=[action], headline="US sanctions Pakistani firms")
+    direct = make_article(actions=[other], headline="Who are Akhtar and Sons?")
+    make_article(actions=[other], headline="Commerce adds two entities")
+
+    response = client.get("/search/", {"q": "Akhtar"})
+
+    assert [a.pk for a in response.context["articles"]] == [direct.pk, covering.pk]
+    body = response.content.decode()
+    link = f'<a href="/actions/{action.pk}/">State designates three suppliers</a>'
+    assert f"covers: {link}" in body
+
+
+def test_entities_whose_own_words_say_it_rank_above_loose_name_matches(client, db):
+    described = make_entity(name="Hubei Composites", description="Filament winding machine maker.")
+    designated = make_entity(name="Xi'an Longde Technology")
+    make_action(title="State designates suppliers", entities=[described, designated])
+    designated.designations.update(reason="Supplied a filament winding machine.")
+    named = make_entity(name="Granpect Company")
+    beside = make_entity(name="Tianjin Creative Source")
+    make_action(
+        title="More suppliers designated",
+        summary="Two suppliers: Granpect Co. (filament winding machine), Tianjin Creative "
+        "Source (stir welding equipment, a lathe).",
+        entities=[named, beside],
+    )
+    loose = make_entity(name="Machine Building Institute")
+    make_action(entities=[loose])
+
+    response = client.get("/search/", {"q": "filament winding machine"})
+
+    ranked = [e.pk for e in response.context["entities"]]
+    assert ranked[:3] == [described.pk, designated.pk, named.pk]
+    assert beside.pk not in ranked
+    assert (
+        response.context["entities"][2].matched_name == "…Granpect Co. (filament winding machine)…"
+    )
+
+
+def test_search_results_show_names_in_other_scripts_beside_the_latin_one(client, db):
+    entity = make_entity(name="Xi'an Longde Technology")
+    Alias.objects.create(entity=entity, name="西安龙德科技", script="Hani", language="zh")
+    Alias.objects.create(entity=entity, name="Сиань Лунде", script="Cyrl")
+    Alias.objects.create(entity=entity, name="XIAN LONGDE TECHNOLOGY", script="Latn")
+    make_action(entities=[entity])
+    index_names()
+
+    body = client.get("/search/", {"q": "Xi'an Longde Technology"}).content.decode()
+
+    assert '<bdi class="other-script" lang="zh">西安龙德科技</bdi>' in body
+    assert '<bdi class="other-script">Сиань Лунде</bdi>' in body
+    assert "XIAN LONGDE TECHNOLOGY" not in body
