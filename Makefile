@@ -27,7 +27,7 @@ var/secret_key:
 # The web server and a Celery worker (with beat) run under honcho; Ctrl-C stops them,
 # then the embedded PostgreSQL (if one was started) is stopped too.
 run: install var/secret_key
-	@export SECRET_KEY="$$(cat var/secret_key)"; \
+	@export SECRET_KEY="$$(cat var/secret_key)" SITE_ROOT="$${SITE_ROOT:-http://127.0.0.1:$(PORT)}"; \
 	trap '[ -n "$$DATABASE_URL" ] || $(BIN)/python -m sanctions.embedded_db stop; exit' EXIT INT TERM; \
 	$(MANAGE) migrate --noinput -v0 && \
 	$(MANAGE) load_demo --if-empty && \
@@ -47,6 +47,7 @@ lint: install
 	SECRET_KEY=lint-only-not-secret $(BIN)/python manage.py check --fail-level WARNING
 	@# The documented production settings pass Django's deployment checks.
 	PRODUCTION=true TRUSTED_PROXIES=1 DEBUG=false ALLOWED_HOSTS=tracker.example.org \
+	SITE_ROOT=https://tracker.example.org \
 	SECRET_KEY="$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
 	$(BIN)/python manage.py check --deploy --fail-level WARNING
 

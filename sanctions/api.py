@@ -28,7 +28,8 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.status import HTTP_301_MOVED_PERMANENTLY
 
-from .filters import ActionFilter, EntityFilter
+from .filters import MAX_PAGE_SIZE, ActionFilter, EntityFilter
+from .links import absolute_url
 from .models import (
     Action,
     Alias,
@@ -47,9 +48,6 @@ from .models import (
     status_date,
 )
 from .search import QueryTooLong, clean_query
-
-MAX_PAGE_SIZE = 100
-
 
 # Querysets: each serializer below reads only what these load, so a page costs a fixed
 # number of queries however many rows it holds.
@@ -122,7 +120,7 @@ class PageURLField(serializers.URLField):
         super().__init__(source="*", read_only=True, **kwargs)
 
     def to_representation(self, value):
-        return settings.SITE_ROOT + value.get_absolute_url()
+        return absolute_url(value.get_absolute_url(), self.context.get("request"))
 
 
 class AuthoritySerializer(serializers.ModelSerializer):
@@ -440,7 +438,8 @@ class ArticleSerializer(serializers.ModelSerializer):
 
 
 class Pagination(pagination.PageNumberPagination):
-    """Page numbers; `page_size` is capped at 100, and a malformed one is refused."""
+    """Page numbers; `page_size` is capped at MAX_PAGE_SIZE (filters.py, as on the pages),
+    and a malformed one is refused."""
 
     page_size = settings.PAGE_SIZE
     page_size_query_param = "page_size"
@@ -608,7 +607,7 @@ class EntityViewSet(ReadOnlyViewSet):
         except Http404:
             visible = Entity.objects.visible()
             survivor = generics.get_object_or_404(visible, merged_entities=self.kwargs["pk"])
-        url = settings.SITE_ROOT + reverse("api-entity-detail", args=[survivor.pk])
+        url = absolute_url(reverse("api-entity-detail", args=[survivor.pk]), request)
         if request.query_params:
             url += f"?{request.query_params.urlencode()}"
         body = {"detail": "merged", "merged_into": survivor.pk, "url": url}

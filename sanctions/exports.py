@@ -8,7 +8,8 @@ Two ways out, one writer per format:
   their main rows and each relation through server-side cursors in the same order and
   merge them, a chunk at a time. Memory is bounded by a chunk, never by the total;
 - a request without filters gets the latest full dump: `write_dumps()` (the periodic
-  `write_export_dumps` task, or `manage.py export_dumps`) writes every file into
+  `write_export_dumps` task, also queued when a worker starts and finds none, or
+  `manage.py export_dumps`) writes every file into
   Django's storage with a manifest giving its size, record count, SHA-256 and
   generation time, which the /exports/ page lists. Serving a file costs nothing; a live
   stream of everything costs the database a full scan per request. Without a dump
@@ -42,6 +43,7 @@ from django.views.decorators.http import require_safe
 
 from . import api, ftm, record
 from .filters import ActionFilter, EntityFilter, strict_filterset
+from .links import site_root
 from .models import (
     Action,
     Alias,
@@ -345,7 +347,7 @@ def copy_csv(template: str, columns: list, rows: QuerySet) -> Iterator[tuple[byt
     except EmptyResultSet:  # e.g. a name search that matched nothing: the header only
         selected, params = "SELECT NULL::bigint AS pk WHERE false", ()
     select = ", ".join(f'{sql} AS "{name}"' for name, sql, _ in columns)
-    params = [settings.SITE_ROOT] * select.count("%(site)s") + list(params)
+    params = [site_root()] * select.count("%(site)s") + list(params)
     query = template.format(columns=select.replace("%(site)s", "%s"), selected=selected)
     statement = f"COPY ({query}) TO STDOUT (FORMAT csv, HEADER, ENCODING 'UTF8')"
     with connection.cursor() as cursor, cursor.cursor.copy(statement, params) as copy:
@@ -716,6 +718,7 @@ def index(request):
             "exports": exports,
             "generated_at": generated_at,
             "license": settings.DATA_LICENSE,
+            "every_hours": settings.CELERY_BEAT_SCHEDULE["write-export-dumps"]["schedule"] // 3600,
         },
     )
 

@@ -16,17 +16,21 @@ import threading
 from dataclasses import dataclass
 
 import numpy as np
+from django.conf import settings
 from django.db.models import Max
 from django.http import QueryDict
 
-from .filters import ActionFilter, country_name
+from .charts import YearChart, authority_colour, year_chart
+from .filters import LIST_OPTIONS, MAX_PAGE_SIZE, SORTS, ActionFilter, country_name
 from .models import (
     Action,
     ActionKind,
     ActionsChange,
     Authority,
+    Designation,
     LegalBasis,
     Program,
+    count_of,
 )
 
 # How many text queries' matches an index keeps (a bit per action each).
@@ -50,6 +54,35 @@ class Facet:
     values: list[FacetValue]
 
 
+@dataclass(frozen=True)
+class Chip:
+    """An active filter, as its cleaned value reads, and the query without it."""
+
+    name: str
+    label: str
+    value: str
+    query: str
+
+
+@dataclass(frozen=True)
+class Option:
+    """One choice of how the list is arranged (a sort, a page size) and its query."""
+
+    label: str
+    query: str
+    active: bool
+
+
+@dataclass(frozen=True)
+class YearCounts:
+    """Actions per year and authority: the columns (authorities' short names in
+    alphabetical order), each column's colour, and rows of (year, counts, total)."""
+
+    columns: list[str]
+    colours: list[str]
+    years: list[tuple[int, list[int], int]]
+
+
 class _Codes:
     """Small integer codes for the values of a column, and back."""
 
@@ -70,9 +103,18 @@ class ActionIndex:
         self._matching_lock = threading.Lock()
         published = Action.objects.published()
         rows = list(
-            published.order_by("-announced_on", "-pk")
+            published.order_by(*SORTS["newest"][1])
             .with_partial()
-            .values_list("pk", "authority_id", "kind", "announced_on", "countries", "partial")
+            .annotate(entity_total=count_of(Designation.objects.all(), "action"))
+            .values_list(
+                "pk",
+                "authority_id",
+                "kind",
+                "announced_on",
+                "countries",
+                "partial",
+                "entity_total",
+            )
         )
         legal_bases = list(
             Action.legal_bases.through.objects.filter(action__in=published).values_list(
@@ -105,6 +147,8 @@ class ActionIndex:
         self.kind = self.kinds.encode(row[2] for row in rows)
         self.day = np.fromiter((row[3].toordinal() for row in rows), dtype=np.int32)
         self.partial = np.fromiter((bool(row[5]) for row in rows), dtype=bool, count=self.size)
+        self.entity_total = np.fromiter((row[6] for row in rows), dtype=np.int64, count=self.size)
+        self._orders: dict[str, np.ndarray] = {}
         years = [row[3].year for row in rows]
         self.years = _Codes(range(min(years, default=0), max(years, default=-1) + 1))
         self.year = self.years.encode(years)
@@ -137,6 +181,24 @@ class ActionIndex:
         if code is not None:
             mask[rows[values == code]] = True
         return mask
+
+    def order(self, sort: str) -> np.ndarray:
+        """Row positions in the order of a sort of ``filters.SORTS`` (rows are newest
+        first; a stable sort keeps that order among equals, as the database's does)."""
+        if sort not in self._orders:
+            if sort == "oldest":
+                order = np.arange(self.size)[::-1]
+            elif sort == "entities":
+                order = np.argsort(-self.entity_total, kind="stable")
+            else:
+                order = np.arange(self.size)
+            self._orders[sort] = order
+        return self._orders[sort]
+
+    def colour(self, authority: int) -> str:
+        """An authority's colour in every chart: by its place in the order of creation
+        (pk), never by its place among the results shown."""
+        return authority_colour(self.authorities.index[authority])
 
     def matching(self, query: str, find_ids) -> np.ndarray:
         """The rows whose ids ``find_ids()`` returns for a text query, kept while the
@@ -226,10 +288,16 @@ class ActionListing:
 
     def __init__(self, filterset: ActionFilter):
         self.data = filterset.data.copy() if filterset.is_bound else QueryDict(mutable=True)
+        self.form = filterset.form
         cleaned = {}
         if filterset.is_bound:
             filterset.form.is_valid()
             cleaned = filterset.form.cleaned_data
+        self.cleaned = cleaned
+        self.sort = cleaned.get("sort") or "newest"
+        self.page_size = cleaned.get("page_size") or settings.PAGE_SIZE
+        # Each active filter's value as its facet links write it, to mark those active.
+        self.keys = {name: _key(value) for name, value in cleaned.items() if _given(value)}
         self.index = action_index()
         text_mask = None
         if query := cleaned.get("q"):
@@ -246,24 +314,67 @@ class ActionListing:
 
     @property
     def ids(self) -> np.ndarray:
-        """The matching actions' ids, newest first."""
-        return self.index.ids[self.selected]
+        """The matching actions' ids, in the order of the list's sort."""
+        order = self.index.order(self.sort)
+        return self.index.ids[order][self.selected[order]]
 
-    def counts_by_year_and_authority(self):
-        """Rows of (year, [count per authority column], total) and the authority columns,
-        short names in alphabetical order."""
+    def counts_by_year_and_authority(self) -> YearCounts:
         labels = self.index.authority_labels
-        table: dict[int, dict[str, int]] = {}
+        table: dict[int, dict[int, int]] = {}
         for (year, authority), n in self.index.count_by_year_and_authority(self.selected).items():
-            short_name = labels[authority][2]
-            table.setdefault(year, {})
-            table[year][short_name] = table[year].get(short_name, 0) + n
-        columns = sorted({name for counts in table.values() for name in counts})
+            table.setdefault(year, {})[authority] = n
+        columns = sorted(
+            {pk for counts in table.values() for pk in counts},
+            key=lambda pk: (labels[pk][2], pk),
+        )
         years = [
-            (year, [table[year].get(c, 0) for c in columns], sum(table[year].values()))
+            (year, [table[year].get(pk, 0) for pk in columns], sum(table[year].values()))
             for year in sorted(table)
         ]
-        return columns, years
+        return YearCounts(
+            columns=[labels[pk][2] for pk in columns],
+            colours=[self.index.colour(pk) for pk in columns],
+            years=years,
+        )
+
+    def year_chart(self) -> YearChart:
+        counts = self.counts_by_year_and_authority()
+        return year_chart(counts.columns, counts.years, counts.colours)
+
+    def chips(self) -> list[Chip]:
+        """The filters in force, in ActionFilter's order: each as the filter read it
+        (``?country=pk%20`` is Pakistan), with the query that drops it."""
+        chips = []
+        for name, value in self.cleaned.items():
+            if name in LIST_OPTIONS or not _given(value):
+                continue
+            chips.append(
+                Chip(
+                    name=name,
+                    label=CHIP_LABELS.get(name) or str(self.form[name].label),
+                    value=_chip_value(name, value),
+                    query=_query_without(self.data, [name]),
+                )
+            )
+        return chips
+
+    @property
+    def filter_query(self) -> str:
+        """The query with the filters only, for feeds and exports of the same actions."""
+        return _query_without(self.data, LIST_OPTIONS)
+
+    def sort_options(self) -> list[Option]:
+        return [
+            Option(label, _query_with(self.data, sort=value), value == self.sort)
+            for value, (label, _) in SORTS.items()
+        ]
+
+    def page_size_options(self) -> list[Option]:
+        sizes = sorted({settings.PAGE_SIZE, 50, MAX_PAGE_SIZE, self.page_size})
+        return [
+            Option(str(size), _query_with(self.data, page_size=str(size)), size == self.page_size)
+            for size in sizes
+        ]
 
     def facets(self) -> list[Facet]:
         """Counts for each facet under the other active filters.
@@ -311,7 +422,6 @@ class ActionListing:
                     (country_name(code), n, {"country": code})
                     for code, n in self._counts("country").items()
                 ],
-                active=lambda values: self.data.get("country", "").upper() == values["country"],
             ),
             self._facet(
                 "kind",
@@ -330,6 +440,8 @@ class ActionListing:
                     (str(year), n, {"date_from": f"{year}-01-01", "date_to": f"{year}-12-31"})
                     for year, n in years.items()
                 ],
+                # Newest first, as the list: its first values are the recent years.
+                order=lambda value: -int(value.label),
             ),
         ]
 
@@ -337,20 +449,63 @@ class ActionListing:
         selected = self.index.combined(self.masks, without=params or [column])
         return self.index.count_by(column, selected)
 
-    def _facet(self, name, label, params, counted, active=None):
-        def is_active(values):
-            return all(self.data.get(key) == value for key, value in values.items())
-
+    def _facet(self, name, label, params, counted, order=None):
         values = [
             FacetValue(
                 label=value_label,
                 count=count,
                 query=_facet_query(self.data, params, query_values),
-                active=(active or is_active)(query_values),
+                # Compared with what the filter read, so ?country=pk%20 marks Pakistan.
+                active=all(self.keys.get(key) == value for key, value in query_values.items()),
             )
             for value_label, count, query_values in counted
         ]
-        return Facet(name, label, sorted(values, key=lambda v: (-v.count, v.label)))
+        return Facet(name, label, sorted(values, key=order or (lambda v: (-v.count, v.label))))
+
+
+# Chip labels where the form's label says how to type the value rather than what it is.
+CHIP_LABELS = {"country": "Country", "q": "Text"}
+
+
+def _given(value) -> bool:
+    return value not in (None, "")
+
+
+def _key(value) -> str:
+    """A cleaned filter value as a facet link writes it."""
+    for attribute in ("slug", "code"):  # authorities and legal bases; programs
+        if hasattr(value, attribute):
+            return getattr(value, attribute)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def _chip_value(name: str, value) -> str:
+    if name == "country":
+        return f"{country_name(value)} ({value})"
+    if name == "kind":
+        return ActionKind(value).label
+    if name == "partial":
+        return "partial only" if value else "complete only"
+    if name == "q":
+        return f"“{value}”"
+    return _key(value) if hasattr(value, "isoformat") else str(value)
+
+
+def _query_without(data: QueryDict, params) -> str:
+    query = data.copy()
+    for param in ("page", *params):
+        query.pop(param, None)
+    return query.urlencode()
+
+
+def _query_with(data: QueryDict, **values: str) -> str:
+    query = data.copy()
+    query.pop("page", None)
+    for param, value in values.items():
+        query[param] = value
+    return query.urlencode()
 
 
 def _facet_query(data: QueryDict, params: list[str], values: dict[str, str]) -> str:

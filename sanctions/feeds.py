@@ -1,7 +1,8 @@
 """Atom feeds of published actions, filtered by the same ActionFilter as the lists.
 
-Links and ids are built on SITE_ROOT, as in the API and exports, so an entry keeps its
-id whichever host name the feed was fetched through.
+Links and ids are built on SITE_ROOT when it is set, so an entry keeps its id whichever
+host name the feed was fetched through; unset, they are paths that the syndication
+framework completes with the host the feed was served from.
 """
 
 import dataclasses
@@ -18,7 +19,8 @@ from django.utils.html import format_html, format_html_join, linebreaks
 from django.utils.http import urlencode
 
 from .fetching import is_web_url
-from .filters import ActionFilter, strict_filterset
+from .filters import LIST_OPTIONS, ActionFilter, strict_filterset
+from .links import site_root
 from .models import Action, ActionKind, Designation, Entity
 
 FEED_SIZE = 50
@@ -45,6 +47,24 @@ def _xml_text(text: str) -> str:
     return _XML_ILLEGAL.sub("", text)
 
 
+def describe_filters(filterset: ActionFilter) -> str:
+    """A valid filterset's active filters as "authority: U.S. Department of State;
+    country: PK" (feeds' titles, e-mail alerts)."""
+    parts = []
+    for name, value in filterset.form.cleaned_data.items():
+        if value in (None, ""):
+            continue
+        if name == "kind":
+            value = ActionKind(value).label
+        elif name == "q":
+            value = f"“{value}”"
+        elif isinstance(value, datetime.date):
+            value = value.isoformat()
+        word = FILTER_WORDS.get(name) or str(filterset.form[name].label).lower()
+        parts.append(f"{word}: {value}")
+    return "; ".join(parts)
+
+
 class InvalidFilters(Exception):
     """The query string names an unknown filter or a value the filter refuses."""
 
@@ -56,27 +76,15 @@ class FeedRequest:
     filterset: ActionFilter
     query: str  # the filter parameters given, in ActionFilter's order, empty ones left out
     path: str
+    root: str  # links.site_root() of the request
     entity: Entity | None = None
 
     @property
     def self_url(self) -> str:
-        return settings.SITE_ROOT + self.path + (f"?{self.query}" if self.query else "")
+        return self.root + self.path + (f"?{self.query}" if self.query else "")
 
     def describe_filters(self) -> str:
-        """The active filters as "authority: U.S. Department of State; country: PK"."""
-        parts = []
-        for name, value in self.filterset.form.cleaned_data.items():
-            if value in (None, ""):
-                continue
-            if name == "kind":
-                value = ActionKind(value).label
-            elif name == "q":
-                value = f"“{value}”"
-            elif isinstance(value, datetime.date):
-                value = value.isoformat()
-            word = FILTER_WORDS.get(name) or str(self.filterset.form[name].label).lower()
-            parts.append(f"{word}: {value}")
-        return "; ".join(parts)
+        return describe_filters(self.filterset)
 
 
 def filter_actions(request, actions) -> FeedRequest:
@@ -88,11 +96,12 @@ def filter_actions(request, actions) -> FeedRequest:
                 f"{key}: {message}" for key, messages in problems.items() for message in messages
             )
         )
-    allowed = ActionFilter.base_filters
+    # The list's sort and page size, set aside by strict_filterset, stay out of its id.
+    allowed = [name for name in ActionFilter.base_filters if name not in LIST_OPTIONS]
     query = urlencode(
         [(name, request.GET[name]) for name in allowed if request.GET.get(name, "").strip()]
     )
-    return FeedRequest(filterset=filterset, query=query, path=request.path)
+    return FeedRequest(filterset=filterset, query=query, path=request.path, root=site_root(request))
 
 
 class ActionFeed(Feed):
@@ -125,7 +134,7 @@ class ActionFeed(Feed):
         )
 
     def link(self, obj: FeedRequest) -> str:
-        url = settings.SITE_ROOT + reverse("action_list")
+        url = obj.root + reverse("action_list")
         return url + (f"?{obj.query}" if obj.query else "")
 
     def feed_url(self, obj: FeedRequest) -> str:
@@ -148,10 +157,9 @@ class ActionFeed(Feed):
         return _xml_text(action.title)
 
     def item_link(self, action: Action) -> str:
+        # A path, unless SITE_ROOT is set: the framework adds the host the feed is served
+        # from, and uses the link as the entry's id.
         return settings.SITE_ROOT + action.get_absolute_url()
-
-    def item_guid(self, action: Action) -> str:
-        return self.item_link(action)
 
     def item_pubdate(self, action: Action) -> datetime.datetime:
         return datetime.datetime.combine(action.announced_on, datetime.time(), tzinfo=datetime.UTC)
@@ -215,4 +223,4 @@ class EntityActionFeed(ActionFeed):
         )
 
     def link(self, obj: FeedRequest) -> str:
-        return settings.SITE_ROOT + obj.entity.get_absolute_url()
+        return obj.root + obj.entity.get_absolute_url()

@@ -2,6 +2,7 @@
 
 import django_filters
 from django import forms
+from django.conf import settings
 from django.db.models import Q
 from followthemoney.types import registry
 
@@ -15,6 +16,7 @@ from .models import (
     EntityName,
     LegalBasis,
     Program,
+    count_of,
     is_partial,
 )
 from .search import QueryTooLong, clean_query, name_key, search_entities, text_query
@@ -91,6 +93,48 @@ def _date_widget():
     return forms.DateInput(attrs={"type": "date"})
 
 
+# The most results one page holds, on the pages and in the API.
+MAX_PAGE_SIZE = 100
+
+# Parameters that arrange the list rather than choose its actions: feeds and exports
+# check them and set them aside (``strict_filterset``), pages show no chip for them.
+LIST_OPTIONS = ("sort", "page_size")
+
+
+class PageSizeField(forms.IntegerField):
+    """A whole number of 1 or more; more than ``MAX_PAGE_SIZE`` reads as that many, as
+    the API has always capped it."""
+
+    default_error_messages = {
+        "invalid": "Give a whole number of 1 or more.",
+        "min_value": "Give a whole number of 1 or more.",
+    }
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        # The form offers a few sizes; any other value in the URL is still honoured.
+        others = sorted({50, MAX_PAGE_SIZE} - {settings.PAGE_SIZE})
+        choices = [("", f"{settings.PAGE_SIZE} (default)")] + [(n, str(n)) for n in others]
+        kwargs.setdefault("widget", forms.Select(choices=choices))
+        super().__init__(**kwargs)
+
+    def clean(self, value):
+        value = super().clean(value)
+        return None if value is None else min(value, MAX_PAGE_SIZE)
+
+
+class PageSizeFilter(django_filters.NumberFilter):
+    field_class = PageSizeField
+
+
+# Each sort: its label and the database order (the action index orders alike).
+SORTS = {
+    "newest": ("Newest", ["-announced_on", "-pk"]),
+    "oldest": ("Oldest", ["announced_on", "pk"]),
+    "entities": ("Most entities", ["-entity_total", "-announced_on", "-pk"]),
+}
+
+
 class ActionFilter(django_filters.FilterSet):
     q = QueryFilter(method="filter_q", label="Text")
     authority = KeyChoiceFilter(
@@ -127,6 +171,20 @@ class ActionFilter(django_filters.FilterSet):
         help_text="true: actions whose announcement names more entities than are recorded;"
         " false: the others.",
     )
+    sort = django_filters.ChoiceFilter(
+        choices=[(value, label) for value, (label, _) in SORTS.items()],
+        empty_label=None,
+        method="filter_sort",
+        label="Sort",
+        help_text="newest (the default): by date of announcement, newest first; oldest: "
+        "oldest first; entities: most entities named first, then newest.",
+    )
+    page_size = PageSizeFilter(
+        method="filter_page_size",
+        label="Per page",
+        help_text=f"Results per page: {settings.PAGE_SIZE} unless given, at most "
+        f"{MAX_PAGE_SIZE} (larger values are capped). Feeds and exports ignore it.",
+    )
 
     class Meta:
         model = Action
@@ -151,6 +209,16 @@ class ActionFilter(django_filters.FilterSet):
     def filter_partial(self, queryset, name, value):
         """Actions recording fewer entities than their announcement names (or the others)."""
         return queryset.filter(is_partial() if value else ~is_partial())
+
+    def filter_sort(self, queryset, name, value):
+        """The list in that order; the entity count is the one a list row shows."""
+        if value == "entities":
+            queryset = queryset.alias(entity_total=count_of(Designation.objects.all(), "action"))
+        return queryset.order_by(*SORTS[value][1])
+
+    def filter_page_size(self, queryset, name, value):
+        """Selects nothing: the pages' and the API's paginators read it."""
+        return queryset
 
 
 class EntityFilter(django_filters.FilterSet):
@@ -194,6 +262,11 @@ def strict_filterset(filterset_class, data, *, queryset):
     if not filterset.is_valid():
         for field, errors in filterset.errors.get_json_data().items():
             problems.setdefault(field, []).extend(error["message"] for error in errors)
+    else:
+        # Checked like the filters, then set aside: a feed is newest first and an
+        # export in record order, whole, whatever order or page size a list link gave.
+        for name in LIST_OPTIONS:
+            filterset.form.cleaned_data.pop(name, None)
     return filterset, problems
 
 

@@ -13,14 +13,22 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from celery import shared_task
+from celery.signals import worker_ready
 from django.conf import settings
 from django.utils import timezone
 
-from sanctions import coverage, exports
+from sanctions import alerts, coverage, exports
 from sanctions.fetching import FetchError, fetch
 from sanctions.importers import IMPORTERS, LIST_FORMATS, ofac_csv
 from sanctions.importers.lists import ImportFailed
-from sanctions.models import Article, FetchJob, FetchStatus, ImportRun, ListName
+from sanctions.models import (
+    AlertFrequency,
+    Article,
+    FetchJob,
+    FetchStatus,
+    ImportRun,
+    ListName,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -221,3 +229,53 @@ def write_export_dumps() -> str:
     Writing them twice (a redelivery) is harmless: the newer manifest wins.
     """
     return exports.write_dumps()["generated_at"]
+
+
+@worker_ready.connect
+def write_missing_export_dumps(**kwargs) -> None:
+    """When a worker starts and no export files are being served (a new deployment, or
+    files withdrawn while no worker ran), have them written now: the beat schedule's first
+    run comes only after its interval, and /exports/ says they are being prepared."""
+    if exports.latest_manifest() is None:
+        write_export_dumps.delay()
+
+
+# E-mail alerts (sanctions/alerts.py). Time limits come from the settings (CELERY_TASK_*).
+
+
+def _hard_time_limit(task) -> int:
+    return task.time_limit or task.app.conf.task_time_limit
+
+
+@shared_task
+def send_alert_digests(frequency: str) -> int:
+    """Periodic, per frequency: queue a digest for each confirmed subscription that may
+    have news. Also marks the claims of senders that died as "unknown" (older than the
+    digest task's hard time limit, none can still be at work) and deletes subscriptions
+    left unconfirmed."""
+    AlertFrequency(frequency)  # ValueError for a frequency that does not exist
+    stale_before = timezone.now() - timedelta(seconds=_hard_time_limit(send_alert_digest))
+    alerts.mark_lost_deliveries(stale_before=stale_before)
+    alerts.delete_expired_subscriptions()
+    due = alerts.due_subscriptions(frequency)
+    for subscription_id in due:
+        send_alert_digest.delay(subscription_id)
+    return len(due)
+
+
+@shared_task
+def send_alert_digest(subscription_id: int) -> int:
+    """E-mail one subscription its new actions, each at most once (alerts.send_digest)."""
+    return alerts.send_digest(subscription_id=subscription_id)
+
+
+@shared_task
+def send_alert_confirmation(subscription_id: int) -> bool:
+    """E-mail the link that confirms a subscription (alerts.send_confirmation)."""
+    return alerts.send_confirmation(subscription_id=subscription_id)
+
+
+@shared_task
+def send_alert_list(email: str) -> int:
+    """E-mail an address the links to its subscriptions, if it has any."""
+    return alerts.send_subscription_list(email=email)

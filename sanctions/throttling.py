@@ -4,11 +4,12 @@ Rate limits and login lock-outs count per client address (``client_address``); t
 counts live in the shared cache (settings.CACHES), so every web process sees them.
 """
 
+import hashlib
 import math
 
 from django.conf import settings
 from django.http import HttpResponse
-from rest_framework.throttling import AnonRateThrottle
+from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle
 
 
 def client_address(request) -> str:
@@ -40,7 +41,28 @@ class SearchThrottle(ClientRateThrottle):
     scope = "search"
 
 
-def over_rate(request, throttle: ClientRateThrottle, message: str) -> HttpResponse | None:
+class AlertThrottle(ClientRateThrottle):
+    """Alert subscriptions and "e-mail me my subscriptions" per client per hour."""
+
+    scope = "alerts"
+
+
+class AlertAddressThrottle(SimpleRateThrottle):
+    """Alert e-mails asked for one address per day, whoever asks: nobody can make the site
+    mail an address over and over. The cache key holds a hash, never the address."""
+
+    scope = "alert_address"
+
+    def __init__(self, email: str):
+        super().__init__()
+        self.email = email
+
+    def get_cache_key(self, request, view):
+        digest = hashlib.sha256(self.email.strip().lower().encode()).hexdigest()
+        return self.cache_format % {"scope": self.scope, "ident": digest}
+
+
+def over_rate(request, throttle: SimpleRateThrottle, message: str) -> HttpResponse | None:
     """A 429 with Retry-After when this client is over the throttle's rate, else None.
 
     For views outside the API; the API's own views are throttled by DRF's settings.

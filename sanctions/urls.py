@@ -1,4 +1,6 @@
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView, TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from . import api, exports, feeds, views
@@ -16,9 +18,29 @@ urlpatterns = [
     path("entities/<int:pk>/cite.<str:fmt>", views.entity_cite, name="entity_cite"),
     path("articles/", views.article_list, name="article_list"),
     path("search/", views.search, name="search"),
+    path("about/", views.about, name="about"),
     path("snapshots/<int:pk>/", views.snapshot_download, name="snapshot_download"),
     path("feeds/actions.atom", feeds.ActionFeed(), name="action_feed"),
     path("feeds/entities/<int:pk>.atom", feeds.EntityActionFeed(), name="entity_feed"),
+]
+
+# E-mail alerts (sanctions/alerts.py); a token is the subscriber's secret key.
+urlpatterns += [
+    path("alerts/", views.alerts_index, name="alerts"),
+    path("alerts/subscribe/", views.alert_subscribe, name="alert_subscribe"),
+    path("alerts/confirm/<slug:token>/", views.alert_confirm, name="alert_confirm"),
+    path("alerts/unsubscribe/<slug:token>/", views.alert_unsubscribe, name="alert_unsubscribe"),
+    path("alerts/<slug:token>/", views.alert_manage, name="alert_manage"),
+]
+
+# What crawlers and browsers ask every site for.
+urlpatterns += [
+    path(
+        "robots.txt",
+        TemplateView.as_view(template_name="robots.txt", content_type="text/plain; charset=utf-8"),
+        name="robots_txt",
+    ),
+    path("favicon.ico", RedirectView.as_view(url=static("sanctions/favicon.svg")), name="favicon"),
 ]
 
 # The public API and its OpenAPI 3 description (sanctions/api.py).

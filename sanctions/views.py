@@ -14,36 +14,45 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_safe
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_safe
 from pghistory.models import MiddlewareEvents
 
-from . import charts, citations
+from . import alerts, caching, charts, citations, tasks
 from .accounts import needs_second_factor
 from .facets import ActionListing
 from .filters import ActionFilter, EntityFilter
+from .links import absolute_url
 from .models import (
     EDITOR_ONLY_FIELDS,
     LIFTING_KINDS,
     LISTING_KINDS,
     Action,
+    AliasKind,
     Article,
+    Authority,
     Coverage,
     CoverageRelation,
     Designation,
     Entity,
+    ListName,
     Relation,
+    Script,
     Snapshot,
+    Subscription,
     count_of,
+    detect_script,
     status_date,
 )
 from .search import (
     QueryTooLong,
     clean_query,
+    other_scripts,
     search_actions,
     search_articles,
     search_entities,
 )
-from .throttling import SearchThrottle, over_rate
+from .throttling import AlertAddressThrottle, AlertThrottle, SearchThrottle, over_rate
 
 
 def site_context(request):
@@ -68,12 +77,19 @@ def home(request):
         "sanctions/home.html",
         {
             "latest": Action.objects.for_list()[:8],
-            "chart": charts.year_chart(*listing.counts_by_year_and_authority()),
+            "chart": listing.year_chart(),
             "action_count": listing.index.size,
-            "entity_count": Entity.objects.visible().count(),
-            "article_count": Article.objects.visible().count(),
+            **caching.by_version("home-counts", _record_counts),
         },
     )
+
+
+def _record_counts() -> dict[str, int]:
+    """Two scans of whole tables: counted once per version of the public record."""
+    return {
+        "entity_count": Entity.objects.visible().count(),
+        "article_count": Article.objects.visible().count(),
+    }
 
 
 @require_safe
@@ -82,7 +98,7 @@ def action_list(request):
         return refused
     filterset = ActionFilter(request.GET or None, queryset=Action.objects.published())
     listing = ActionListing(filterset)
-    page = _page(request, listing.ids)
+    page = Paginator(listing.ids, listing.page_size).get_page(request.GET.get("page"))
     ids = page.object_list.tolist()
     actions = Action.objects.for_list().in_bulk(ids)
     # An action unpublished since the index was read is left out.
@@ -94,8 +110,12 @@ def action_list(request):
             "filter": filterset,
             "page": page,
             "query": _query_without_page(request),
+            "filter_query": listing.filter_query,
+            "chips": listing.chips(),
+            "sorts": listing.sort_options(),
+            "page_sizes": listing.page_size_options(),
             "facets": listing.facets(),
-            "chart": charts.year_chart(*listing.counts_by_year_and_authority()),
+            "chart": listing.year_chart(),
         },
     )
 
@@ -128,8 +148,8 @@ def action_detail(request, pk):
         {
             "action": action,
             "coverage_groups": coverage_groups,
-            "citation_tags": citations.meta_tags(action, url=_permalink(action)),
-            "permalink": _permalink(action),
+            "citation_tags": citations.meta_tags(action, url=_permalink(request, action)),
+            "permalink": _permalink(request, action),
         },
     )
     if not action.is_published:
@@ -227,9 +247,9 @@ def entity_detail(request, pk):
         (a.published_on, 1, "#5b6675", a.headline, a.url) for a in articles if a.published_on
     ]
     neighbours = [
-        (r.object.name, r.object.get_absolute_url(), r.get_kind_display())
+        (r.object.name, r.object.get_absolute_url(), f"this entity is {r.get_kind_display()} it")
         if r.subject_id == entity.pk
-        else (r.subject.name, r.subject.get_absolute_url(), f"is {r.get_kind_display()}")
+        else (r.subject.name, r.subject.get_absolute_url(), f"{r.get_kind_display()} this entity")
         for r in relations
     ]
     return render(
@@ -237,8 +257,8 @@ def entity_detail(request, pk):
         "sanctions/entity_detail.html",
         {
             "entity": entity,
-            "citation_tags": citations.meta_tags(entity, url=_permalink(entity)),
-            "permalink": _permalink(entity),
+            "citation_tags": citations.meta_tags(entity, url=_permalink(request, entity)),
+            "permalink": _permalink(request, entity),
             "designations": designations,
             "as_of": as_of,
             "as_of_error": as_of_error,
@@ -248,8 +268,27 @@ def entity_detail(request, pk):
             "relations": relations,
             "articles": articles,
             "aliases_by_script": sorted(aliases_by_script.items()),
+            "names_as_written": names_as_written(entity.aliases.all()),
         },
     )
+
+
+# BCP 47 script subtags: where an alias's language is not recorded, `lang` still
+# tells browsers and screen readers its script ("und-Hani": some language, in Han).
+_SCRIPT_TAGS = {Script.CYRILLIC, Script.ARABIC, Script.HAN, Script.HANGUL}
+
+
+def names_as_written(aliases) -> list[tuple[str, str]]:
+    """(name, lang) of an entity's names in a script other than Latin, its names in the
+    original script first, weak aliases left out: shown by its title, as written."""
+    written = []
+    for alias in aliases:
+        script = alias.script or detect_script(alias.name)
+        if script == Script.LATIN or alias.kind == AliasKind.WEAK:
+            continue
+        lang = alias.language or (f"und-{script}" if script in _SCRIPT_TAGS else "")
+        written.append((alias.kind != AliasKind.ORIGINAL, alias.name, lang))
+    return [(name, lang) for _, name, lang in sorted(written, key=lambda row: row[0])]
 
 
 @require_safe
@@ -310,15 +349,15 @@ CITATION_FORMATS = {
 }
 
 
-def _permalink(obj) -> str:
-    return settings.SITE_ROOT + obj.get_absolute_url()
+def _permalink(request, obj) -> str:
+    return absolute_url(obj.get_absolute_url(), request)
 
 
-def _cite(obj, fmt: str) -> HttpResponse:
+def _cite(request, obj, fmt: str) -> HttpResponse:
     if fmt not in CITATION_FORMATS:
         raise Http404("Unknown citation format")
     content_type, render_citation = CITATION_FORMATS[fmt]
-    body = render_citation(obj, url=_permalink(obj), accessed=timezone.localdate())
+    body = render_citation(obj, url=_permalink(request, obj), accessed=timezone.localdate())
     response = HttpResponse(body, content_type=content_type)
     filename = f"{citations.citation_key(obj)}.{fmt}"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
@@ -327,12 +366,12 @@ def _cite(obj, fmt: str) -> HttpResponse:
 
 @require_safe
 def action_cite(request, pk, fmt):
-    return _cite(get_object_or_404(Action.objects.published(), pk=pk), fmt)
+    return _cite(request, get_object_or_404(Action.objects.published(), pk=pk), fmt)
 
 
 @require_safe
 def entity_cite(request, pk, fmt):
-    return _cite(get_object_or_404(Entity.objects.visible(), pk=pk), fmt)
+    return _cite(request, get_object_or_404(Entity.objects.visible(), pk=pk), fmt)
 
 
 def _history(request, obj, public_events: Q):
@@ -396,15 +435,38 @@ def search(request):
     if query:
         if refused := _over_search_rate(request):
             return refused
+        # Each section feeds the next: entities named in the actions' summaries, the
+        # coverage of the entities' actions.
+        actions = list(search_actions(Action.objects.published(), query)[:10])
+        entities = list(search_entities(Entity.objects.visible(), query, limit=10, actions=actions))
+        articles = search_articles(Article.objects.visible(), query, entities=entities)
         sections = {
-            "entities": list(search_entities(Entity.objects.visible(), query, limit=10)),
-            "actions": list(search_actions(Action.objects.published(), query)[:10]),
-            "articles": list(
-                search_articles(Article.objects.visible(), query).select_related("outlet")[:10]
-            ),
+            "entities": other_scripts(entities),
+            "actions": actions,
+            "articles": list(articles.select_related("outlet")[:10]),
         }
     context = {"q": query, "query_error": error, **sections}
     return render(request, "sanctions/search.html", context, status=400 if error else 200)
+
+
+@require_safe
+def about(request):
+    """Where the record comes from, how it is kept current, and how to cite it."""
+    # The worker's periodic work, as configured: intervals in seconds.
+    schedule = settings.CELERY_BEAT_SCHEDULE
+    return render(
+        request,
+        "sanctions/about.html",
+        {
+            "authorities": Authority.objects.public(),
+            "lists": ListName.labels,
+            "list_refresh_hours": schedule["refresh-lists"]["schedule"] // 3600,
+            "export_dump_hours": schedule["write-export-dumps"]["schedule"] // 3600,
+            "link_check_hours": settings.LINK_CHECK_INTERVAL_HOURS,
+            "link_dead_after": settings.LINK_DEAD_AFTER,
+            "license": settings.DATA_LICENSE,
+        },
+    )
 
 
 def _search_query(request) -> tuple[str, str]:
@@ -428,3 +490,107 @@ def healthz(request):
     except DatabaseError:
         return HttpResponse("database unavailable\n", status=503, content_type="text/plain")
     return HttpResponse("ok\n", content_type="text/plain")
+
+
+# E-mail alerts (sanctions/alerts.py). Each page behind a token is the subscriber's own:
+# never cached, never indexed. Every form asking for a mail counts against the client's
+# and the address's rate limits.
+
+
+def _over_alert_rate(request, email: str | None = None):
+    throttle = AlertThrottle() if email is None else AlertAddressThrottle(email)
+    return over_rate(request, throttle, "Too many e-mail alert requests; try again later.")
+
+
+def _subscription(token: str) -> Subscription | None:
+    return Subscription.objects.filter(token=token).first()
+
+
+def _alert_gone(request):
+    return render(request, "sanctions/alerts/gone.html", status=404)
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD", "POST"])
+def alerts_index(request):
+    """Ask for the links to one's subscriptions: the answer is the same for any address."""
+    if request.method != "POST":
+        return render(request, "sanctions/alerts/index.html", {"form": alerts.AddressForm()})
+    if refused := _over_alert_rate(request):
+        return refused
+    form = alerts.AddressForm(request.POST)
+    if not form.is_valid():
+        return render(request, "sanctions/alerts/index.html", {"form": form}, status=400)
+    if refused := _over_alert_rate(request, form.cleaned_data["email"]):
+        return refused
+    # Looked up by the worker: a known address answers no slower than an unknown one.
+    tasks.send_alert_list.delay_on_commit(form.cleaned_data["email"])
+    return render(request, "sanctions/alerts/check_inbox.html", {"listing": True})
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD", "POST"])
+def alert_subscribe(request):
+    """Double opt-in: only the confirmation mail goes out until its link is followed."""
+    if request.method != "POST":
+        query = request.GET.get("query", "")
+        form = alerts.SubscribeForm(initial={"query": query})
+        context = {"form": form, **alerts.described(query)}
+        return render(request, "sanctions/alerts/subscribe.html", context)
+    if refused := _over_alert_rate(request):
+        return refused
+    form = alerts.SubscribeForm(request.POST)
+    if not form.is_valid():
+        context = {"form": form, **alerts.described(request.POST.get("query", ""))}
+        return render(request, "sanctions/alerts/subscribe.html", context, status=400)
+    if refused := _over_alert_rate(request, form.cleaned_data["email"]):
+        return refused
+    subscription = alerts.subscribe(**form.cleaned_data)
+    tasks.send_alert_confirmation.delay_on_commit(subscription.pk)
+    return render(request, "sanctions/alerts/check_inbox.html")
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD", "POST"])
+def alert_confirm(request, token):
+    """GET shows a button and changes nothing (mail scanners follow links); POST confirms."""
+    subscription = _subscription(token)
+    if subscription is None:
+        return _alert_gone(request)
+    confirmed = request.method == "POST" and subscription.confirm()
+    template = "manage.html" if subscription.is_confirmed else "confirm.html"
+    context = {"subscription": subscription, "confirmed": confirmed}
+    context |= alerts.described(subscription.query)
+    return render(request, f"sanctions/alerts/{template}", context)
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD", "POST"])
+def alert_manage(request, token):
+    """A subscription in words, with a button that deletes it."""
+    subscription = _subscription(token)
+    if subscription is None:
+        return _alert_gone(request)
+    if request.method == "POST":
+        subscription.delete()
+        return render(request, "sanctions/alerts/unsubscribed.html")
+    context = {"subscription": subscription, **alerts.described(subscription.query)}
+    return render(request, "sanctions/alerts/manage.html", context)
+
+
+# RFC 8058: a mail client posts "List-Unsubscribe=One-Click" here without the site's
+# cookies, so there is no CSRF token to check; the secret token in the URL is the key.
+@csrf_exempt
+@never_cache
+@require_http_methods(["GET", "HEAD", "POST"])
+def alert_unsubscribe(request, token):
+    """One-click unsubscribe (POST); GET shows the button and changes nothing."""
+    subscription = _subscription(token)
+    if request.method == "POST":
+        if subscription is not None:
+            subscription.delete()
+        return render(request, "sanctions/alerts/unsubscribed.html")  # a repeat is no error
+    if subscription is None:
+        return _alert_gone(request)
+    context = {"subscription": subscription, **alerts.described(subscription.query)}
+    return render(request, "sanctions/alerts/unsubscribe.html", context)

@@ -24,3 +24,10 @@ def _no_second_factor(settings):
     """Staff sign in with force_login here; tests/sanctions/test_accounts.py turns the
     second factor on and tests it."""
     settings.TWO_FACTOR_REQUIRED = False
+
+
+@pytest.fixture(autouse=True)
+def _no_page_cache(settings):
+    """Views are tested as they answer; tests/sanctions/test_caching.py turns the page
+    cache on and tests it."""
+    settings.PAGE_CACHE = ""

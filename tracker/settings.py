@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -48,7 +49,10 @@ if not DEBUG and SECRET_KEY == _DEV_SECRET_KEY:
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "127.0.0.1,localhost")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS")
 SITE_NAME = os.getenv("SITE_NAME", "Sanctions Tracker")
-SITE_ROOT = os.getenv("SITE_ROOT", "http://127.0.0.1:8000").rstrip("/")
+# The public base URL of permalinks, citations, feeds, the API and export files. Unset,
+# pages use the host they are served from (a check of ALLOWED_HOSTS), and files the worker
+# writes use the local server's address: `make run` sets it to its own port.
+SITE_ROOT = os.getenv("SITE_ROOT", "").rstrip("/")
 
 INSTALLED_APPS = [
     "sanctions.admin_site.TrackerAdminConfig",  # django.contrib.admin, under our name
@@ -83,6 +87,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "sanctions.accounts.TwoFactorMiddleware",
+    # Anonymous pages answered from the page cache, once the visitor is known.
+    "sanctions.caching.PublicPageCacheMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Records which editor made each change in the pghistory events.
@@ -274,7 +280,37 @@ CELERY_BEAT_SCHEDULE = {
         "task": "sanctions.tasks.write_export_dumps",
         "schedule": 3600 * envint("EXPORT_DUMP_INTERVAL_HOURS", "6"),
     },
+    # E-mails alert subscribers the newly published actions matching their filters.
+    "alert-digests-immediate": {
+        "task": "sanctions.tasks.send_alert_digests",
+        "schedule": 300,
+        "args": ["immediate"],
+    },
+    "alert-digests-daily": {
+        "task": "sanctions.tasks.send_alert_digests",
+        "schedule": crontab(hour=6, minute=0),
+        "args": ["daily"],
+    },
 }
+
+# E-mail alerts (sanctions/alerts.py) leave through Django's e-mail backend: printed by
+# the worker locally, written to files under EMAIL_FILE_PATH, or sent by SMTP.
+_EMAIL_BACKENDS = {
+    "console": "django.core.mail.backends.console.EmailBackend",
+    "file": "django.core.mail.backends.filebased.EmailBackend",
+    "smtp": "django.core.mail.backends.smtp.EmailBackend",
+}
+EMAIL_BACKEND = os.getenv("EMAIL_BACKEND", "console")
+EMAIL_BACKEND = _EMAIL_BACKENDS.get(EMAIL_BACKEND, EMAIL_BACKEND)  # or a dotted path
+EMAIL_FILE_PATH = Path(os.getenv("EMAIL_FILE_PATH", VAR_DIR / "mail"))
+EMAIL_HOST = os.getenv("EMAIL_HOST", "localhost")
+EMAIL_PORT = envint("EMAIL_PORT", "25")
+EMAIL_HOST_USER = os.getenv("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.getenv("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", "false")
+# A stuck mail server must not hold a digest until the task's time limit kills it.
+EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", "30")
+DEFAULT_FROM_EMAIL = os.getenv("DEFAULT_FROM_EMAIL", f"{SITE_NAME} <alerts@localhost>")
 
 # Link checks (sanctions/coverage.py): how often one link is checked, and after how many
 # failures in a row it is shown as dead, with its archived copy.
@@ -298,6 +334,31 @@ else:
             "OPTIONS": {"MAX_ENTRIES": 1_000_000},
         }
     }
+# Whole anonymous responses, keyed by the public record's version (sanctions/caching.py):
+# in Redis when CACHE_URL names one, else in each process's memory. PAGE_CACHE=false
+# turns it off.
+CACHES["pages"] = (
+    {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+    if CACHE_URL
+    else {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "pages",
+        "OPTIONS": {"MAX_ENTRIES": envint("PAGE_CACHE_ENTRIES", "2000")},
+    }
+)
+PAGE_CACHE = "pages" if envbool("PAGE_CACHE", "true") else ""
+# Never cached: the admin, the health check, personal pages, files; and the API's schema
+# and docs, which follow the code, not the record.
+PAGE_CACHE_SKIP = (
+    "/admin/",
+    "/healthz",
+    "/alerts/",
+    "/exports/",
+    "/snapshots/",
+    "/api/schema/",
+    "/api/docs/",
+)
+
 # How many proxies in front of the site append the client's address to X-Forwarded-For.
 # Rate limits count per client address: the one that many entries from the right, or the
 # connection's own address when 0; what a client writes into the header is never trusted.
@@ -306,6 +367,9 @@ if PRODUCTION and not TRUSTED_PROXIES:
     # Behind a proxy every request comes from the proxy: rate limits and login lock-outs
     # would count all clients as one.
     raise ImproperlyConfigured("PRODUCTION runs behind a proxy: set TRUSTED_PROXIES (1 or more)")
+if PRODUCTION and not SITE_ROOT:
+    # The export files and e-mails are written outside any request: they need it said.
+    raise ImproperlyConfigured("PRODUCTION needs SITE_ROOT, the public base URL")
 
 # The public read-only API (sanctions/api.py) and the bulk exports (sanctions/exports.py),
 # published under this licence.
@@ -324,6 +388,10 @@ REST_FRAMEWORK = {
         "search": f"{envint('SEARCH_REQUESTS_PER_MINUTE', '60')}/min",
         # Live (filtered) exports stream up to the whole database; see sanctions/exports.py.
         "exports": f"{envint('EXPORT_REQUESTS_PER_HOUR', '60')}/hour",
+        # Alert subscriptions and subscription lists asked for, per client and per address:
+        # each sends an e-mail, so nobody may make the site mail addresses in bulk.
+        "alerts": f"{envint('ALERT_REQUESTS_PER_HOUR', '10')}/hour",
+        "alert_address": f"{envint('ALERT_MAILS_PER_ADDRESS_PER_DAY', '5')}/day",
     },
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }

@@ -265,3 +265,30 @@ def test_an_entity_without_a_published_action_is_cited_at_its_last_change():
 def test_only_actions_and_entities_can_be_cited():
     with pytest.raises(TypeError):
         citations.record(Outlet.objects.create(name="Reuters"))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("host", ["127.0.0.1:8811", "tracker.example.org"])
+def test_citations_and_feeds_link_to_the_host_the_site_is_served_from(client, settings, host):
+    settings.ALLOWED_HOSTS = [host.split(":")[0]]
+    action = make_action()
+
+    bib = client.get(f"/actions/{action.pk}/cite.bib", HTTP_HOST=host).content.decode()
+    page = client.get(f"/actions/{action.pk}/", HTTP_HOST=host).content.decode()
+    feed = client.get("/feeds/actions.atom", HTTP_HOST=host).content.decode()
+
+    permalink = f"http://{host}/actions/{action.pk}/"
+    assert permalink in bib
+    assert f'<link rel="canonical" href="{permalink}">' in page
+    assert f'href="{permalink}"' in feed
+    assert f'href="http://{host}/feeds/actions.atom" rel="self"' in feed
+
+
+@pytest.mark.django_db
+def test_site_root_when_set_is_used_whatever_the_host(client, settings):
+    settings.SITE_ROOT = "https://sanctions.example"
+    action = make_action()
+
+    bib = client.get(f"/actions/{action.pk}/cite.bib").content.decode()
+
+    assert f"https://sanctions.example/actions/{action.pk}/" in bib

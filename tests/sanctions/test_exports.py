@@ -5,6 +5,7 @@ import io
 import json
 
 import pytest
+from celery.signals import worker_ready
 from django.core.management import call_command
 from django.db import connection
 from django.test import Client
@@ -249,7 +250,8 @@ def test_entities_csv_summarises_names_identifiers_and_actions(client):
     assert row["authorities"] == "us-bis; us-state"
 
 
-def test_actions_json_gives_each_action_as_the_api_does(client):
+def test_actions_json_gives_each_action_as_the_api_does(client, settings):
+    settings.SITE_ROOT = "https://tracker.example"  # files and pages link alike when set
     action = make_action(entities=[make_entity()], legal_bases=[make_legal_basis()])
     make_source(action, url="https://example.gov/x")
     make_article(actions=[action])
@@ -333,7 +335,8 @@ def test_index_lists_each_file_with_size_records_time_and_licence(client):
 
     page = client.get("/exports/").content.decode()
 
-    assert "No full dump yet" in before
+    assert "ready in a few minutes" in before and "export_dumps" not in before
+    assert "export_dumps" not in page and "every 6 hours" in page
     for file in manifest["files"]:
         assert f'href="/exports/{file["name"]}"' in page
         assert file["sha256"][:10] in page
@@ -369,6 +372,20 @@ def test_export_dumps_command_writes_the_files_the_index_lists(client):
     manifest = exports.latest_manifest()
     assert [f["name"] for f in manifest["files"]] == list(exports.EXPORTS)
     assert "actions.csv: 1 records" in out.getvalue()
+
+
+def test_a_starting_worker_queues_the_first_dump_only_when_none_is_served(monkeypatch):
+    queued = []
+    monkeypatch.setattr(tasks.write_export_dumps, "delay", lambda: queued.append(1))
+    make_action(entities=[make_entity()])
+
+    worker_ready.send(sender=None)  # as `celery worker` does once it is ready
+    exports.write_dumps()
+    worker_ready.send(sender=None)
+    exports.withdraw_dumps()  # a publication while no worker ran
+    worker_ready.send(sender=None)
+
+    assert queued == [1, 1]
 
 
 def test_the_periodic_task_writes_a_dump(settings):

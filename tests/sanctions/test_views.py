@@ -1,4 +1,5 @@
 import datetime
+from pathlib import Path
 
 import pghistory
 import pytest
@@ -373,7 +374,8 @@ def test_pictures_have_text_alternatives(client):
     assert "<svg" in home and "<table" in home
     entity_page = client.get(ndc.get_absolute_url()).content.decode()
     assert entity_page.count("<svg") == 2
-    assert 'role="img"' in entity_page
+    # Pictures holding links are groups of them (an image's links would be lost).
+    assert 'role="group" aria-labelledby="network-title"' in entity_page
     assert "Akhtar and Sons</a> is supplier to this entity" in entity_page
 
 
@@ -448,3 +450,128 @@ def test_the_search_pages_are_rate_limited_and_refuse_overlong_queries(client, m
     assert page.status_code == 400 and "at most 16 words" in page.content.decode()
     entities = client.get("/entities/", {"q": words})
     assert "at most 16 words" in entities.content.decode()
+
+
+def test_about_says_where_the_data_comes_from_how_it_is_kept_and_how_to_cite_it(client):
+    make_action(authority=make_authority(name="U.S. Department of State"))
+    make_action(authority=make_authority(name="Drafted Only Authority"), published=False)
+
+    response = client.get("/about/")
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "U.S. Department of State" in page and "Drafted Only Authority" not in page
+    for said in [
+        "URL not confirmed",
+        "4 of 26 entities recorded",
+        "OFAC SDN List",  # the lists the importers follow...
+        "downloaded every 6 hours",  # ...and how often, as configured
+        "once every 24 hours",  # link checks
+        "failed 3 checks in a row",
+        "rewritten every 6 hours",  # export files
+        "BibTeX, RIS and CSL-JSON",
+        "SHA-256",
+    ]:
+        assert said in page, said
+    assert 'href="/about/" aria-current="page"' in page
+
+
+def test_every_page_links_to_search_exports_api_docs_and_about_and_searches_from_its_header(
+    client,
+):
+    page = client.get("/articles/").content.decode()
+
+    header = page.split("<header", 1)[1].split("</header>", 1)[0]
+    assert 'action="/search/" method="get" role="search"' in header
+    assert '<label for="site-q"' in header and 'name="q"' in header
+    for url in ["/search/", "/exports/", "/api/docs/", "/about/"]:
+        assert f'href="{url}"' in page
+
+
+def test_an_unknown_page_is_a_404_in_the_site_layout(client, settings):
+    settings.DEBUG = False
+
+    response = client.get("/no/such/page/")
+
+    page = response.content.decode()
+    assert response.status_code == 404
+    assert "Page not found" in page and "/no/such/page/" in page
+    assert 'class="site-header"' in page and "site.css" in page
+    assert 'action="/search/"' in page
+
+
+def test_the_server_error_page_is_in_the_site_layout_and_needs_no_database(
+    rf, settings, django_db_blocker
+):
+    """Rendered as Django renders it after an unhandled error: without the request's
+    context, and here without the database too."""
+    from django.views.defaults import server_error
+
+    settings.DEBUG = False
+
+    with django_db_blocker.block():
+        response = server_error(rf.get("/actions/"))
+
+    page = response.content.decode()
+    assert response.status_code == 500
+    assert "Something went wrong" in page
+    assert 'class="site-header"' in page and "site.css" in page
+
+
+def test_an_unhandled_error_answers_the_styled_500_page(client, settings, monkeypatch):
+    from sanctions import views
+
+    settings.DEBUG = False
+    client.raise_request_exception = False
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(views.Entity.objects, "visible", fail)
+
+    response = client.get("/entities/")
+
+    assert response.status_code == 500
+    assert "Something went wrong" in response.content.decode()
+
+
+def test_robots_txt_keeps_crawlers_out_of_the_admin_api_and_downloads_only(client):
+    response = client.get("/robots.txt")
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/plain")
+    rules = [
+        line.split(":", 1)
+        for line in response.content.decode().splitlines()
+        if line and not line.startswith("#")
+    ]
+    disallowed = {value.strip() for field, value in rules if field == "Disallow"}
+    assert {"/admin/", "/api/v1/", "/exports/", "/snapshots/"} <= disallowed
+    assert not any(rule.startswith(("/actions", "/entities", "/articles")) for rule in disallowed)
+    assert "Sitemap" not in dict(rules)  # there is none
+    # Each rule names a path the site has (or the start of a family of them), no guess.
+    for rule in disallowed - {"/*?q=", "/*&q="}:
+        assert any(_resolves(rule + more) for more in ["", "1/", "x"]), rule
+
+
+def _resolves(path: str) -> bool:
+    from django.urls import Resolver404, resolve
+
+    try:
+        resolve(path)
+    except Resolver404:
+        return False
+    return True
+
+
+def test_the_favicon_is_an_svg_linked_from_every_page_and_at_favicon_ico(client):
+    from django.contrib.staticfiles import finders
+
+    page = client.get("/").content.decode()
+    redirect = client.get("/favicon.ico")
+
+    assert '<link rel="icon" href="/static/sanctions/favicon.svg" type="image/svg+xml">' in page
+    assert redirect.status_code == 302
+    assert redirect["Location"] == "/static/sanctions/favicon.svg"
+    svg = Path(finders.find("sanctions/favicon.svg")).read_text(encoding="utf-8")
+    assert svg.startswith("<svg") and "<script" not in svg

@@ -1,0 +1,106 @@
+"""Whole anonymous responses cached by the public record's version.
+
+The public record changes when an action is published, unpublished or edited, rarely
+next to reads. Every such write leaves a ``PublicChange`` row (database triggers), so the
+latest row's id is the record's version: a response stored under the version it was
+made at is right until the next change, and a change is seen by the very next request,
+in every process, without invalidating anything. The date is part of the version too:
+pages say what is in force "today". Responses carry an ETag, and a client that has the
+page gets 304.
+
+Only what is the same for every anonymous visitor is stored: GET and HEAD answered 200,
+not streamed, setting no cookie, without a CSRF token in the page, and not marked
+private or no-store (a staff member's draft preview is both). Staff, and anyone signed
+in, are answered by the views.
+"""
+
+import datetime
+import hashlib
+
+from django.conf import settings
+from django.core.cache import caches
+from django.db.models import Max
+from django.utils.cache import get_conditional_response
+from django.utils.http import quote_etag
+
+from .models import PublicChange
+
+# Responses larger than this are not stored: the big ones are exports, served as files.
+MAX_CACHED_BYTES = 1_000_000
+CACHE_SECONDS = 24 * 3600
+# Cache-Control directives that mean "not the same for everyone" ("no-cache" only asks
+# clients to revalidate, which a version-keyed entry does by construction).
+PRIVATE_DIRECTIVES = ("private", "no-store")
+
+
+def record_version() -> str:
+    """The public record's version: its latest change, and the day (statuses are dated)."""
+    latest = PublicChange.objects.aggregate(latest=Max("pk"))["latest"] or 0
+    return f"{latest}.{datetime.date.today().isoformat()}"
+
+
+def by_version(name: str, compute):
+    """A value derived from the public record, computed once per version of it (in the
+    page cache's store, shared by the processes when that is Redis)."""
+    cache = caches["pages"]
+    key = f"{name}:{record_version()}"
+    value = cache.get(key)
+    if value is None:
+        value = compute()
+        cache.set(key, value, CACHE_SECONDS)
+    return value
+
+
+class PublicPageCacheMiddleware:
+    """Answer anonymous GETs from the page cache, keyed by URL, host and record version."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if not self._cacheable_request(request):
+            return self.get_response(request)
+        cache = caches[settings.PAGE_CACHE]
+        key = self._key(request, record_version())
+        cached = cache.get(key)
+        if cached is not None:
+            return self._conditional(request, cached)
+        response = self.get_response(request)
+        if self._cacheable_response(request, response):
+            response["ETag"] = quote_etag(hashlib.sha256(response.content).hexdigest()[:32])
+            cache.set(key, response, CACHE_SECONDS)
+            return self._conditional(request, response)
+        return response
+
+    @staticmethod
+    def _cacheable_request(request) -> bool:
+        if not settings.PAGE_CACHE or request.method not in ("GET", "HEAD"):
+            return False
+        if request.path.startswith(settings.PAGE_CACHE_SKIP):
+            return False
+        return not request.user.is_authenticated
+
+    @staticmethod
+    def _key(request, version: str) -> str:
+        # The host: links are absolute, on the host served from unless SITE_ROOT is set.
+        # Accept: the API answers JSON or its browsable HTML.
+        parts = [version, request.get_host(), request.get_full_path()]
+        parts.append(request.headers.get("Accept", "") if request.path.startswith("/api/") else "")
+        digest = hashlib.sha256("\n".join(parts).encode()).hexdigest()
+        return f"page:{digest}"
+
+    @staticmethod
+    def _cacheable_response(request, response) -> bool:
+        control = response.get("Cache-Control", "")
+        return (
+            response.status_code == 200
+            and not response.streaming
+            and not response.cookies
+            and not request.META.get("CSRF_COOKIE_NEEDS_UPDATE")
+            and not any(directive in control for directive in PRIVATE_DIRECTIVES)
+            and len(response.content) <= MAX_CACHED_BYTES
+        )
+
+    @staticmethod
+    def _conditional(request, response):
+        return get_conditional_response(request, etag=response["ETag"], response=response)
