@@ -118,6 +118,20 @@ def may_publish(request) -> bool:
     return request.user.has_perm("sanctions.publish_action")
 
 
+def admin_page(model_admin, request, template: str, *, title: str, subtitle=None, **context):
+    """One of the admin's own pages (paste, upload, merge...), in the admin's layout."""
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": title,
+        "subtitle": subtitle,
+        "opts": model_admin.opts,
+        **context,
+    }
+    if form := context.get("form"):
+        context.setdefault("media", model_admin.media + form.media)
+    return TemplateResponse(request, template, context)
+
+
 class ReviewedAdmin:
     """A record the public may see (``shown_publicly``): editors enter it and change it
     while only drafts use it; once a published action shows it, only reviewers change
@@ -464,16 +478,15 @@ class ActionAdmin(TrackedAdmin):
                     messages.SUCCESS,
                 )
                 return redirect("admin:sanctions_action_change", action.pk)
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "New draft from a notice or statement",
-            "subtitle": None,
-            "opts": self.opts,
-            "form": form if proposal is None else None,
-            "draft_form": draft_form,
-            "proposal": proposal,
-        }
-        return TemplateResponse(request, "admin/sanctions/action/from_document.html", context)
+        return admin_page(
+            self,
+            request,
+            "admin/sanctions/action/from_document.html",
+            title="New draft from a notice or statement",
+            form=form if proposal is None else None,
+            draft_form=draft_form,
+            proposal=proposal,
+        )
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         context["can_publish"] = self.has_publish_permission(request) and (
@@ -748,17 +761,15 @@ class EntityMergeAdmin:
             except merge.MergeRefused as refused:
                 form.add_error("survivor", str(refused))
                 plan = None
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"Merge {loser} into another entity",
-            "subtitle": None,
-            "opts": self.opts,
-            "original": loser,
-            "form": form,
-            "plan": plan,
-            "media": self.media + form.media,
-        }
-        return TemplateResponse(request, "admin/sanctions/entity/merge.html", context)
+        return admin_page(
+            self,
+            request,
+            "admin/sanctions/entity/merge.html",
+            title=f"Merge {loser} into another entity",
+            original=loser,
+            form=form,
+            plan=plan,
+        )
 
     def undo_merge_view(self, request, merge_id):
         done = get_object_or_404(EntityMerge.objects.select_related("loser"), pk=merge_id)
@@ -1001,16 +1012,14 @@ class ArticleAdmin(ReviewedAdmin, TrackedAdmin):
                     messages.SUCCESS,
                 )
                 return redirect("admin:sanctions_article_change", article.pk)
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Upload a saved copy of an article",
-            "subtitle": None,
-            "opts": self.opts,
-            "form": form,
-            "media": self.media + form.media,
-            "job": job,
-        }
-        return TemplateResponse(request, "admin/sanctions/article/upload.html", context)
+        return admin_page(
+            self,
+            request,
+            "admin/sanctions/article/upload.html",
+            title="Upload a saved copy of an article",
+            form=form,
+            job=job,
+        )
 
 
 class UploadForm(forms.Form):
@@ -1215,17 +1224,15 @@ class ProposedActionAdmin(ActionAdmin):
                 messages.SUCCESS,
             )
             return redirect("admin:sanctions_action_change", target.pk)
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Attach proposals to an existing action",
-            "subtitle": None,
-            "opts": self.opts,
-            "form": form,
-            "media": self.media + form.media,
-            "proposals": queryset,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(request, "admin/sanctions/proposedaction/attach.html", context)
+        return admin_page(
+            self,
+            request,
+            "admin/sanctions/proposedaction/attach.html",
+            title="Attach proposals to an existing action",
+            form=form,
+            proposals=queryset,
+            action_checkbox_name=admin.helpers.ACTION_CHECKBOX_NAME,
+        )
 
 
 # News coverage pipeline (sanctions/coverage.py) ------------------------------------------
@@ -1357,17 +1364,17 @@ class FetchJobAdmin(ReadOnlyAdmin):
                 return redirect("admin:sanctions_action_change", action.pk)
             errors = result.errors
             form = PasteForm(initial={"urls": "\n".join(line for _, line, _ in errors)})
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Paste coverage URLs",
-            "subtitle": str(action),
-            "opts": self.opts,
-            "action": action,
-            "form": form,
-            "errors": errors,
-            "jobs": action.fetch_jobs.select_related("article")[:50],
-        }
-        return TemplateResponse(request, "admin/sanctions/fetchjob/paste.html", context)
+        return admin_page(
+            self,
+            request,
+            "admin/sanctions/fetchjob/paste.html",
+            title="Paste coverage URLs",
+            subtitle=str(action),
+            action=action,
+            form=form,
+            errors=errors,
+            jobs=action.fetch_jobs.select_related("article")[:50],
+        )
 
 
 @admin.register(Suggestion)

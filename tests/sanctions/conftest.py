@@ -1,6 +1,9 @@
 import pytest
 from django.core.cache import cache
+from django.test import Client
 
+from sanctions.demo import load_demo
+from tests.sanctions.factories import make_staff
 from tests.sanctions.newsserver import NewsServer
 
 
@@ -20,3 +23,23 @@ def fresh_cache_and_storage(settings, tmp_path):
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def demo_record(db):
+    """The bundled demo record (real actions, entities and coverage)."""
+    load_demo()
+
+
+@pytest.fixture
+def editor_client(db):
+    client = Client()
+    client.force_login(make_staff("erin", "editor"))
+    return client
+
+
+@pytest.fixture
+def reviewer_client(db):
+    client = Client()
+    client.force_login(make_staff("rita", "reviewer"))
+    return client

@@ -131,3 +131,13 @@ def wipe():
     Entity.objects.all().delete()
     for model_class in (Program, LegalBasis, Authority):
         model_class.objects.all().delete()
+
+
+def inline_management(prefix: str, total: int = 0) -> dict[str, str]:
+    """The management form of an admin inline, as a browser posts it."""
+    return {
+        f"{prefix}-TOTAL_FORMS": str(total),
+        f"{prefix}-INITIAL_FORMS": "0",
+        f"{prefix}-MIN_NUM_FORMS": "0",
+        f"{prefix}-MAX_NUM_FORMS": "1000",
+    }

@@ -8,18 +8,16 @@ from sanctions.admin import similar_entities
 from sanctions.models import Action, ActionStatus, Alias, Entity, Script
 from sanctions.search import index_names
 
-from .factories import make_action, make_article, make_authority, make_entity, make_staff
+from .factories import (
+    inline_management,
+    make_action,
+    make_article,
+    make_authority,
+    make_entity,
+    make_staff,
+)
 
 pytestmark = pytest.mark.django_db
-
-
-def _inline_management(prefix, total=0):
-    return {
-        f"{prefix}-TOTAL_FORMS": str(total),
-        f"{prefix}-INITIAL_FORMS": "0",
-        f"{prefix}-MIN_NUM_FORMS": "0",
-        f"{prefix}-MAX_NUM_FORMS": "1000",
-    }
 
 
 def _action_form(action, **changes):
@@ -32,9 +30,9 @@ def _action_form(action, **changes):
         "summary": action.summary,
         "notes": "",
         "reference": "",
-        **_inline_management("designations"),
-        **_inline_management("sources"),
-        **_inline_management("coverage"),
+        **inline_management("designations"),
+        **inline_management("sources"),
+        **inline_management("coverage"),
     }
     return data | changes
 
@@ -125,16 +123,16 @@ def test_an_editor_can_enter_an_announcement_with_an_entity_inline(client):
         "summary": "",
         "notes": "",
         "reference": "",
-        **_inline_management("designations", total=1),
+        **inline_management("designations", total=1),
         "designations-0-entity": entity.pk,
         "designations-0-role": "listed",
         "designations-0-position": "0",
         "designations-0-name_as_listed": "ROCKSIDE ENTERPRISE",
-        **_inline_management("sources", total=1),
+        **inline_management("sources", total=1),
         "sources-0-kind": "press_statement",
         "sources-0-title": "Press statement",
         "sources-0-url": "",
-        **_inline_management("coverage"),
+        **inline_management("coverage"),
     }
 
     response = client.post("/admin/sanctions/action/add/", data)
@@ -156,11 +154,11 @@ def test_adding_an_entity_close_to_an_existing_name_or_alias_warns(client):
         "countries": "PK",
         "description": "",
         "reference": "",
-        **_inline_management("aliases", total=1),
+        **inline_management("aliases", total=1),
         "aliases-0-name": "اختر اینڈ سنز",
         "aliases-0-kind": "original",
-        **_inline_management("identifiers"),
-        **_inline_management("relations"),
+        **inline_management("identifiers"),
+        **inline_management("relations"),
     }
 
     response = client.post("/admin/sanctions/entity/add/", data)
@@ -185,9 +183,9 @@ def test_a_distinct_new_entity_gives_no_duplicate_warning(client):
         "name": "Minsk Wheel Tractor Plant",
         "kind": "state_body",
         "countries": "BY",
-        **_inline_management("aliases"),
-        **_inline_management("identifiers"),
-        **_inline_management("relations"),
+        **inline_management("aliases"),
+        **inline_management("identifiers"),
+        **inline_management("relations"),
     }
 
     response = client.post("/admin/sanctions/entity/add/", data)

@@ -7,10 +7,8 @@ from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
 
 from sanctions import drafts
-from sanctions.demo import load_demo
 from sanctions.models import (
     Action,
     ActionKind,
@@ -22,7 +20,7 @@ from sanctions.models import (
     SourceKind,
 )
 
-from .factories import make_authority, make_entity, make_legal_basis, make_staff
+from .factories import make_authority, make_entity, make_legal_basis
 
 pytestmark = pytest.mark.django_db
 
@@ -41,18 +39,6 @@ PARTIES = {
     "Innovation and Technologies LLC": ["RU"],
     "Promtekhkomplekt JSC": ["RU"],
 }
-
-
-@pytest.fixture
-def demo():
-    load_demo()
-
-
-@pytest.fixture
-def editor_client():
-    client = Client()
-    client.force_login(make_staff("erin", "editor"))
-    return client
 
 
 def test_a_federal_register_notice_becomes_a_draft_entity_list_addition(editor_client):
@@ -121,7 +107,7 @@ def test_a_federal_register_notice_becomes_a_draft_entity_list_addition(editor_c
     assert action.publication_problems() == []
 
 
-def test_a_notice_already_recorded_is_flagged_and_its_entities_found(demo, editor_client):
+def test_a_notice_already_recorded_is_flagged_and_its_entities_found(demo_record, editor_client):
     recorded = Action.objects.get(sources__document_number="2023-03929")
 
     preview = editor_client.post(
@@ -137,7 +123,7 @@ def test_a_notice_already_recorded_is_flagged_and_its_entities_found(demo, edito
     assert proposal.new_parties == []
 
 
-def test_a_statement_proposes_the_legal_bases_and_entities_on_record_it_names(demo):
+def test_a_statement_proposes_the_legal_bases_and_entities_on_record_it_names(demo_record):
     statement = (
         b"Today the Department of State is designating the National Development Complex and "
         b"three suppliers, Akhtar and Sons Private Limited, Affiliates International and "
@@ -159,7 +145,7 @@ def test_a_statement_proposes_the_legal_bases_and_entities_on_record_it_names(de
 
 @pytest.mark.skipif(not ARTICLES.is_dir(), reason=f"the news pages are read from {ARTICLES}")
 @pytest.mark.parametrize("page", sorted(ARTICLES.glob("*.html")), ids=lambda p: p.name)
-def test_news_pages_propose_no_invented_entity(demo, page):
+def test_news_pages_propose_no_invented_entity(demo_record, page):
     entities_before = Entity.objects.count()
     authority = Authority.objects.get(short_name="State")
 

@@ -7,10 +7,8 @@ import json
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
 
 from sanctions import coverage
-from sanctions.demo import load_demo
 from sanctions.models import (
     Action,
     ActionStatus,
@@ -22,24 +20,12 @@ from sanctions.models import (
     IdentifierScheme,
 )
 
-from .factories import make_action, make_authority, make_entity, make_staff
+from .factories import inline_management, make_action, make_authority, make_entity, make_staff
 from .newsserver import article_html
 
 pytestmark = pytest.mark.django_db
 
 AUTOCOMPLETE = "/admin/autocomplete/"
-
-
-@pytest.fixture
-def demo():
-    load_demo()
-
-
-@pytest.fixture
-def editor_client():
-    client = Client()
-    client.force_login(make_staff("erin", "editor"))
-    return client
 
 
 def _autocomplete(client, term, *, model="designation", field="entity"):
@@ -61,7 +47,7 @@ def _autocomplete(client, term, *, model="designation", field="entity"):
     ],
 )
 def test_the_designation_entity_picker_finds_entities_by_typo_or_chinese_name(
-    demo, editor_client, term, expected
+    demo_record, editor_client, term, expected
 ):
     results = _autocomplete(editor_client, term)
 
@@ -70,13 +56,13 @@ def test_the_designation_entity_picker_finds_entities_by_typo_or_chinese_name(
 
 
 @pytest.mark.parametrize(("model", "field"), [("relation", "object"), ("article", "entities")])
-def test_every_entity_picker_searches_names_the_same_way(demo, editor_client, model, field):
+def test_every_entity_picker_searches_names_the_same_way(demo_record, editor_client, model, field):
     results = _autocomplete(editor_client, "Natinal Developmnt", model=model, field=field)
 
     assert results[0]["text"].startswith("National Development Complex")
 
 
-def test_picker_results_show_kind_country_and_identifiers(demo, editor_client):
+def test_picker_results_show_kind_country_and_identifiers(demo_record, editor_client):
     longde = Entity.objects.get(name__startswith="Xi'an Longde")
 
     (first, *_) = _autocomplete(editor_client, "Xi'an Longde")
@@ -88,23 +74,14 @@ def test_picker_results_show_kind_country_and_identifiers(demo, editor_client):
     )
 
 
-def _inline_management(prefix, total=0):
-    return {
-        f"{prefix}-TOTAL_FORMS": str(total),
-        f"{prefix}-INITIAL_FORMS": "0",
-        f"{prefix}-MIN_NUM_FORMS": "0",
-        f"{prefix}-MAX_NUM_FORMS": "1000",
-    }
-
-
 def _new_entity(name, **fields):
     return {
         "name": name,
         "kind": "company",
         "countries": "CN",
-        **_inline_management("aliases"),
-        **_inline_management("identifiers"),
-        **_inline_management("relations"),
+        **inline_management("aliases"),
+        **inline_management("identifiers"),
+        **inline_management("relations"),
         **fields,
     }
 
@@ -146,7 +123,7 @@ def test_an_identifier_another_entity_holds_is_caught_before_saving(editor_clien
     Identifier.objects.create(entity=holder, scheme=IdentifierScheme.TAX, value="9111")
     Identifier.objects.create(entity=holder, scheme=IdentifierScheme.OFAC_ENT_NUM, value="45717")
     tax = {
-        **_inline_management("identifiers", total=1),
+        **inline_management("identifiers", total=1),
         "identifiers-0-scheme": "tax",
         "identifiers-0-value": "9111",
     }
@@ -180,9 +157,9 @@ def _new_action(authority, entities, **fields):
         "notes": "",
         "reference": "",
         "editor_notes": "",
-        **_inline_management("designations", total=len(entities)),
-        **_inline_management("sources"),
-        **_inline_management("coverage"),
+        **inline_management("designations", total=len(entities)),
+        **inline_management("sources"),
+        **inline_management("coverage"),
     }
     for n, entity in enumerate(entities):
         data |= {
@@ -213,13 +190,6 @@ def test_saving_an_action_twice_warns_and_links_the_first(editor_client):
     confirmed = _new_action(state, [longde], not_a_duplicate="1")
     assert editor_client.post("/admin/sanctions/action/add/", confirmed).status_code == 302
     assert Action.objects.count() == 3
-
-
-@pytest.fixture
-def reviewer_client():
-    client = Client()
-    client.force_login(make_staff("rita", "reviewer"))
-    return client
 
 
 def test_coverage_urls_pasted_on_a_new_action_are_queued_once_it_is_saved(
