@@ -16,9 +16,6 @@ from pathlib import Path
 import lxml.html
 from lxml import etree
 
-from sanctions.importers.lists import ListFormatError, country_code
-from sanctions.importers.safe_xml import PROLOG_BYTES, iter_records, local_name
-
 
 class NoticeError(ValueError):
     """The input is not a Federal Register document, or cannot be read."""
@@ -119,6 +116,10 @@ def read_notice(data: bytes | str, *, filename: str = "") -> Notice:
     The first element tells which (RULE, NOTICE, ... or html); the file name only decides
     for other XML. Free text is refused: legal_bases_in() is what reads a press statement.
     """
+    # The importers package loads FollowTheMoney's model (over a second): imported when a
+    # notice is read, not with the admin that offers the tool.
+    from sanctions.importers.safe_xml import PROLOG_BYTES
+
     raw = data.encode() if isinstance(data, str) else data
     if not raw.strip():
         raise NoticeError("not a Federal Register notice: the input is empty")
@@ -153,6 +154,9 @@ _DOCUMENT_ROOTS = ("RULE", "PRORULE", "NOTICE", "PRESDOCU")
 
 
 def _parse_xml(data: bytes, *, filename: str):
+    from sanctions.importers.lists import ListFormatError
+    from sanctions.importers.safe_xml import iter_records, local_name
+
     # safe_xml reads files; it refuses DTDs and parses with no entities and no network.
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / (Path(filename).name or "notice.xml")
@@ -374,6 +378,8 @@ def _parties(tables: list[list[list[str]]], *, added: list[str]) -> list[ListedP
 
 def _country(destination: str) -> str:
     """ISO code of a destination heading, also when written "CHINA, PEOPLE'S REPUBLIC OF"."""
+    from sanctions.importers.lists import country_code
+
     inverted = " ".join(reversed(destination.split(", ")))
     return country_code(destination) or country_code(inverted) or ""
 
