@@ -644,10 +644,6 @@ class EntityForm(forms.ModelForm):
             return cleaned
         matches = similar_entities(name, exclude_pk=self.instance.pk)
         if matches:
-            popup = {
-                IS_POPUP_VAR: "1",
-                TO_FIELD_VAR: self.data.get(TO_FIELD_VAR) or "id",
-            }
             links = format_html_join(
                 "; ",
                 "<a href='{}'>{}</a> (matched “{}”): <a href='{}'>use this one</a>",
@@ -656,14 +652,22 @@ class EntityForm(forms.ModelForm):
                         reverse("admin:sanctions_entity_change", args=[entity.pk]),
                         describe_entity(entity),
                         matched,
-                        reverse("admin:sanctions_entity_use", args=[entity.pk])
-                        + ("?" + urlencode(popup) if self.data.get(IS_POPUP_VAR) else ""),
+                        use_url(entity, self.data),
                     )
                     for entity, matched in matches
                 ),
             )
             raise duplicate_warning(format_html("Already recorded? {}.", links), record="entity")
         return cleaned
+
+
+def use_url(entity: Entity, params) -> str:
+    """Where "use this one" leads: inside a picker's popup (``params`` carry _popup), the
+    page that picks the entity in the opener; elsewhere, the entity itself."""
+    url = reverse("admin:sanctions_entity_use", args=[entity.pk])
+    if not params.get(IS_POPUP_VAR):
+        return url
+    return f"{url}?{urlencode({IS_POPUP_VAR: '1', TO_FIELD_VAR: params.get(TO_FIELD_VAR) or 'id'})}"
 
 
 def describe_entity(entity: Entity) -> str:
@@ -848,9 +852,6 @@ class EntityAdmin(EntityMergeAdmin, ReviewedAdmin, TrackedAdmin):
         if not self.has_add_permission(request):
             raise PermissionDenied
         name = request.GET.get("name", "")[:MAX_SIMILAR_NAME]
-        popup = request.GET.get(IS_POPUP_VAR) and urlencode(
-            {IS_POPUP_VAR: "1", TO_FIELD_VAR: request.GET.get(TO_FIELD_VAR) or "id"}
-        )
         found = similar_entities(name) if name.strip() else []
         return JsonResponse(
             {
@@ -859,8 +860,7 @@ class EntityAdmin(EntityMergeAdmin, ReviewedAdmin, TrackedAdmin):
                         "text": describe_entity(entity),
                         "matched": matched,
                         "url": reverse("admin:sanctions_entity_change", args=[entity.pk]),
-                        "use_url": reverse("admin:sanctions_entity_use", args=[entity.pk])
-                        + (f"?{popup}" if popup else ""),
+                        "use_url": use_url(entity, request.GET),
                     }
                     for entity, matched in found
                 ]
