@@ -1341,12 +1341,21 @@ class PublicChange(models.Model):
 
 class ActionsChange(models.Model):
     """A change to actions or to what their lists show; the latest id is the version
-    that each process's index of published actions (``sanctions.facets``) compares.
+    that each process's index of published actions (``sanctions.facets``) compares,
+    and ``actions`` says what the index must read again to catch up.
 
-    Rows are only inserted, by triggers (migration 0010), so writers never wait on one
-    another; an id is never reused, even after a rollback, and is seen by other
-    processes exactly when the change that made it is.
+    Rows are only inserted, by triggers (migration 0017), one a statement, so writers
+    never wait on one another; an id is never reused, even after a rollback, and is seen
+    by other processes exactly when the change that made it is.
     """
+
+    actions = ArrayField(
+        models.BigIntegerField(),
+        null=True,
+        help_text="The actions whose list rows the change touched; empty when it touched "
+        "only entities' names (what text queries match); null when it touched reference "
+        "data (authorities, legal bases, programs) or emptied a table: everything.",
+    )
 
     def __str__(self):
         return f"change {self.pk}"

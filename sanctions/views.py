@@ -72,7 +72,7 @@ def _query_without_page(request):
 @require_safe
 def home(request):
     listing = ActionListing(ActionFilter(queryset=Action.objects.published()))
-    return render(
+    response = render(
         request,
         "sanctions/home.html",
         {
@@ -82,6 +82,15 @@ def home(request):
             **caching.by_version("home-counts", _record_counts),
         },
     )
+    return _kept_while_current(response, listing)
+
+
+def _kept_while_current(response, listing):
+    """A page counted from an index being rebuilt is right for a moment only: not kept
+    by the page cache or by clients."""
+    if not listing.current:
+        patch_cache_control(response, no_store=True)
+    return response
 
 
 def _record_counts() -> dict[str, int]:
@@ -103,7 +112,7 @@ def action_list(request):
     actions = Action.objects.for_list().in_bulk(ids)
     # An action unpublished since the index was read is left out.
     page.object_list = [actions[pk] for pk in ids if pk in actions]
-    return render(
+    response = render(
         request,
         "sanctions/action_list.html",
         {
@@ -118,6 +127,7 @@ def action_list(request):
             "chart": listing.year_chart(),
         },
     )
+    return _kept_while_current(response, listing)
 
 
 def may_preview(request) -> bool:
