@@ -25,6 +25,7 @@ not know (added by later migrations) get their type's empty value if NOT NULL.
 
 import argparse
 import datetime
+import importlib
 import itertools
 import os
 import random
@@ -279,6 +280,9 @@ def _refresh_derived_columns(conn) -> None:
                 "SELECT count(sanctions_refresh_action(id)) FROM sanctions_action"
             ),
         )
+        # Which entities and articles a published action shows: the migration's own pass.
+        visible_flags = importlib.import_module("sanctions.migrations.0018_visible_flags")
+        _timed("visible entities and articles", lambda: conn.execute(visible_flags.BACKFILL))
 
 
 class Loader:

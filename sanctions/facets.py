@@ -382,11 +382,12 @@ def action_index() -> tuple[ActionIndex, bool]:
     """This process's index, brought up to date, and whether it is: (index, current).
 
     The changes logged since the index's version name the actions to read again, merged
-    in milliseconds. A change to reference data, very many actions, or a version no
-    longer in the log (pruned, or rolled back) need the whole index read again: a thread
-    rebuilds it while lists answer from the one they have, said to be out of date. Only
-    a process's first list, and a request inside a transaction (whose writes a thread
-    would not see), read the whole index on the request.
+    in milliseconds. A change to reference data, or to very many actions, needs the whole
+    index read again: a thread rebuilds it while lists answer from the one they have,
+    said to be out of date. The whole index is read on the request only for a process's
+    first list, when the log no longer holds the index's version (pruned, rolled back or
+    emptied: it cannot say what changed), and inside a transaction, whose writes a
+    thread would not see.
     """
     global _current
     with _lock:
@@ -400,17 +401,13 @@ def action_index() -> tuple[ActionIndex, bool]:
             .order_by("pk")
             .values_list("pk", "actions")
         )
-        if log and log[0][0] == _current.version and len(log) == 1:
+        if not log or log[0][0] != _current.version:
+            _current = ActionIndex.read(_latest_version())
             return _current, True
         changed = set()
         for _pk, actions in log[1:]:
             changed.update(actions if actions is not None else [None])
-        if (
-            not log
-            or log[0][0] != _current.version
-            or None in changed
-            or len(changed) > MAX_CHANGED_READ
-        ):
+        if None in changed or len(changed) > MAX_CHANGED_READ:
             if connection.in_atomic_block:
                 _current = ActionIndex.read(_latest_version())
                 return _current, True

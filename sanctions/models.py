@@ -79,6 +79,29 @@ def refresh_action_trigger(name: str) -> pgtrigger.Trigger:
     )
 
 
+# Whether an entity is named in, and an article covers, a published action: derived
+# columns (``Entity.visible``, ``Article.visible``) that the public lists filter and
+# index on, as an EXISTS over designations or coverage could not be (the planner cannot
+# estimate it, and scans both tables). Recomputed by the SQL functions of migration
+# 0018_visible_flags for the rows a designation, a coverage link or an action's
+# status touches.
+def refresh_visible_trigger(name: str, function: str, column: str) -> pgtrigger.Trigger:
+    return pgtrigger.Trigger(
+        name=name,
+        when=pgtrigger.After,
+        operation=pgtrigger.Insert | pgtrigger.Update | pgtrigger.Delete,
+        func=f"""
+            IF TG_OP <> 'INSERT' THEN
+                PERFORM {function}(ARRAY[OLD.{column}]);
+            END IF;
+            IF TG_OP <> 'DELETE' THEN
+                PERFORM {function}(ARRAY[NEW.{column}]);
+            END IF;
+            RETURN NULL;
+        """,
+    )
+
+
 class Jurisdiction(models.TextChoices):
     """Who an authority acts for; ISO 3166-1 alpha-2 where there is one."""
 
@@ -540,6 +563,19 @@ class Action(models.Model):
                     RETURN NEW;
                 """,
             ),
+            pgtrigger.Trigger(
+                name="action_publication_reach",
+                when=pgtrigger.After,
+                operation=pgtrigger.UpdateOf("status"),
+                condition=pgtrigger.Q(old__status__df=pgtrigger.F("new__status")),
+                func="""
+                    PERFORM sanctions_refresh_visible_entities(ARRAY(
+                        SELECT entity_id FROM sanctions_designation WHERE action_id = NEW.id));
+                    PERFORM sanctions_refresh_visible_articles(ARRAY(
+                        SELECT article_id FROM sanctions_coverage WHERE action_id = NEW.id));
+                    RETURN NULL;
+                """,
+            ),
         ]
         permissions = [("publish_action", "Can publish and unpublish actions")]
 
@@ -643,10 +679,7 @@ class EntityKind(models.TextChoices):
 class EntityQuerySet(models.QuerySet):
     def visible(self):
         """Entities named in at least one published action; merged ones never are."""
-        return self.filter(
-            models.Exists(Designation.objects.published().filter(entity=models.OuterRef("pk"))),
-            merged_into__isnull=True,
-        )
+        return self.filter(visible=True, merged_into__isnull=True)
 
     public = visible
 
@@ -767,7 +800,7 @@ def _end(listings: dict[int, "Designation"]) -> datetime.date | None:
     return None if None in ends else max(ends)
 
 
-@track_history(exclude=["search_vector"])
+@track_history(exclude=["search_vector", "visible"])
 class Entity(models.Model):
     """An organisation, company, state body, person, vessel or aircraft."""
 
@@ -798,6 +831,12 @@ class Entity(models.Model):
         help_text="The entity this one was found to be and merged into (sanctions.merge); "
         "a merged entity holds nothing and its page redirects there.",
     )
+    visible = models.BooleanField(
+        default=False,
+        db_default=False,
+        editable=False,
+        help_text="Named in at least one published action; kept by triggers.",
+    )
     search_vector = models.GeneratedField(
         expression=SearchVector("name", weight="A", config="simple")
         + SearchVector("description", weight="B", config="simple"),
@@ -824,6 +863,12 @@ class Entity(models.Model):
         indexes = [
             # The country filter: countries @> ARRAY['PK'].
             GinIndex(fields=["countries"], name="entity_countries_gin"),
+            # The public list, by name: visible entities only.
+            models.Index(
+                fields=["name", "id"],
+                condition=Q(visible=True, merged_into__isnull=True),
+                name="entity_visible_name_idx",
+            ),
             # icontains wraps the column in UPPER(); this index serves that form.
             GinIndex(OpClass(Upper("name"), name="gin_trgm_ops"), name="entity_name_upper_trgm"),
             # Words of the description (addresses, parent bodies) when no name matches.
@@ -1226,7 +1271,12 @@ class Designation(models.Model):
 
     class Meta:
         ordering = ["action", "position", "pk"]
-        triggers = [refresh_action_trigger("designation_refresh_action")]
+        triggers = [
+            refresh_action_trigger("designation_refresh_action"),
+            refresh_visible_trigger(
+                "designation_entity_visible", "sanctions_refresh_visible_entities", "entity_id"
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["action", "entity"], name="designation_unique"),
         ]
@@ -1398,9 +1448,7 @@ def site_of(url: str) -> str:
 class ArticleQuerySet(models.QuerySet):
     def visible(self):
         """Articles linked to at least one published action."""
-        return self.filter(
-            models.Exists(Coverage.objects.published().filter(article=models.OuterRef("pk")))
-        )
+        return self.filter(visible=True)
 
     public = visible
 
@@ -1412,7 +1460,7 @@ class ArticleQuerySet(models.QuerySet):
         )
 
 
-@track_history(exclude=["search_document", "text", *LINK_STATUS_FIELDS])
+@track_history(exclude=["search_document", "text", "visible", *LINK_STATUS_FIELDS])
 class Article(LinkStatus):
     """A news or analysis item covering one or more actions."""
 
@@ -1463,6 +1511,12 @@ class Article(LinkStatus):
         output_field=SearchVectorField(),
         db_persist=True,
     )
+    visible = models.BooleanField(
+        default=False,
+        db_default=False,
+        editable=False,
+        help_text="Covers at least one published action; kept by triggers.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -1473,6 +1527,11 @@ class Article(LinkStatus):
         indexes = [
             # The public article list, newest first.
             models.Index(fields=["-published_on", "-id"], name="article_date_idx"),
+            models.Index(
+                fields=["-published_on", "-id"],
+                condition=Q(visible=True),
+                name="article_visible_date_idx",
+            ),
             # Full-text search over articles.
             GinIndex(fields=["search_document"], name="article_document_gin"),
         ]
@@ -1522,6 +1581,11 @@ class Coverage(models.Model):
     class Meta:
         ordering = ["action", "relation", "article__published_on"]
         verbose_name_plural = "coverage"
+        triggers = [
+            refresh_visible_trigger(
+                "coverage_article_visible", "sanctions_refresh_visible_articles", "article_id"
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["action", "article"], name="coverage_unique"),
         ]
