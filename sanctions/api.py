@@ -8,7 +8,7 @@ with the FilterSets of the web pages, so a query string means the same on both.
 import hashlib
 
 from django.conf import settings
-from django.db.models import F, Max, Prefetch
+from django.db.models import F, Prefetch
 from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
@@ -28,6 +28,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.status import HTTP_301_MOVED_PERMANENTLY
 
+from .caching import VersionedPaginator, latest_change
 from .filters import MAX_PAGE_SIZE, ActionFilter, EntityFilter
 from .links import absolute_url
 from .models import (
@@ -42,7 +43,6 @@ from .models import (
     Identifier,
     LegalBasis,
     Program,
-    PublicChange,
     Relation,
     Source,
     status_date,
@@ -444,6 +444,7 @@ class Pagination(pagination.PageNumberPagination):
     page_size = settings.PAGE_SIZE
     page_size_query_param = "page_size"
     max_page_size = MAX_PAGE_SIZE
+    django_paginator_class = VersionedPaginator
 
     def get_page_size(self, request):
         value = request.query_params.get(self.page_size_query_param)
@@ -475,11 +476,6 @@ def _positive_int(name: str, value: str) -> int:
     return int(value)
 
 
-def latest_change():
-    """When the public record last changed (``PublicChange``), or None."""
-    return PublicChange.objects.aggregate(latest=Max("at"))["latest"]
-
-
 class ConditionalGetMixin:
     """ETag (a digest of the body) and Last-Modified on every 200; 304 when they match.
 
@@ -495,7 +491,7 @@ class ConditionalGetMixin:
             return response
         response.render()
         response["ETag"] = quote_etag(hashlib.blake2b(response.content, digest_size=16).hexdigest())
-        changed = latest_change()
+        changed = latest_change()[1]
         if self.changes_daily:  # a status on "today" changes at midnight too
             midnight = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
             changed = max(filter(None, [changed, midnight]))

@@ -893,6 +893,31 @@ class Entity(models.Model):
     def get_absolute_url(self):
         return reverse("entity_detail", args=[self.pk])
 
+    def public_relations(self) -> models.QuerySet:
+        """Its relations to entities the public may see (one known only from a draft
+        stays hidden); each side read by its own index, as an OR across the two scans
+        the whole table."""
+        ids = [
+            *Relation.objects.filter(subject=self, object__in=Entity.objects.visible())
+            .order_by()
+            .values_list("pk", flat=True),
+            *Relation.objects.filter(object=self, subject__in=Entity.objects.visible())
+            .order_by()
+            .values_list("pk", flat=True),
+        ]
+        return Relation.objects.filter(pk__in=ids)
+
+    def public_articles(self, action_ids) -> models.QuerySet:
+        """Visible articles that mention it or cover one of the given actions (its
+        published ones), each set read by its own index."""
+        ids = {
+            *Article.entities.through.objects.filter(entity=self).values_list(
+                "article_id", flat=True
+            ),
+            *Coverage.objects.filter(action__in=action_ids).values_list("article_id", flat=True),
+        }
+        return Article.objects.visible().filter(pk__in=ids)
+
     def status_on(self, date: datetime.date, designations=None) -> list[StatusLine]:
         """The entity's standing under each regime on a date, from published actions."""
         if designations is None:
@@ -1523,12 +1548,14 @@ class Article(LinkStatus):
     objects = ArticleQuerySet.as_manager()
 
     class Meta:
-        ordering = ["-published_on", "-pk"]
+        # Newest first, undated ones last.
+        ordering = [models.F("published_on").desc(nulls_last=True), "-pk"]
         indexes = [
-            # The public article list, newest first.
             models.Index(fields=["-published_on", "-id"], name="article_date_idx"),
+            # The public article list, in that order.
             models.Index(
-                fields=["-published_on", "-id"],
+                models.F("published_on").desc(nulls_last=True),
+                models.F("id").desc(),
                 condition=Q(visible=True),
                 name="article_visible_date_idx",
             ),

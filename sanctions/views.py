@@ -36,7 +36,6 @@ from .models import (
     Designation,
     Entity,
     ListName,
-    Relation,
     Script,
     Snapshot,
     Subscription,
@@ -60,7 +59,9 @@ def site_context(request):
 
 
 def _page(request, queryset):
-    return Paginator(queryset, settings.PAGE_SIZE).get_page(request.GET.get("page"))
+    return caching.VersionedPaginator(queryset, settings.PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
 
 
 def _query_without_page(request):
@@ -223,21 +224,11 @@ def entity_detail(request, pk):
         .prefetch_related("action__legal_bases", "action__other_authorities")
         .order_by("action__announced_on", "action__pk")
     )
-    visible = Entity.objects.visible()
-    relations = list(
-        Relation.objects.select_related("subject", "object").filter(
-            (Q(subject=entity) & Q(object__in=visible))
-            | (Q(object=entity) & Q(subject__in=visible))
-        )
-    )
-    action_ids = [d.action_id for d in designations]
+    relations = list(entity.public_relations().select_related("subject", "object"))
     articles = (
-        Article.objects.visible()
-        .filter(Q(entities=entity) | Q(coverage__action__in=action_ids))
+        entity.public_articles([d.action_id for d in designations])
         .select_related("outlet")
         .prefetch_related("snapshots")
-        .distinct()
-        .order_by("-published_on", "-pk")
     )
     aliases_by_script = defaultdict(list)
     for alias in entity.aliases.all():
@@ -420,11 +411,8 @@ def action_history(request, pk):
 def entity_history(request, pk):
     entity = get_object_or_404(Entity.objects.visible(), pk=pk)
     published_actions = list(entity.designations.published().values_list("action_id", flat=True))
-    visible_others = list(
-        Entity.objects.visible()
-        .filter(Q(relations__object=entity) | Q(inverse_relations__subject=entity))
-        .values_list("pk", flat=True)
-    )
+    relations = entity.public_relations().values_list("subject_id", "object_id")
+    visible_others = {pk for pair in relations for pk in pair} - {entity.pk}
     public = (
         Q(pgh_obj_model__in=["sanctions.Entity", "sanctions.Alias", "sanctions.Identifier"])
         # Designations in drafts, and links to entities known only from drafts, stay hidden.

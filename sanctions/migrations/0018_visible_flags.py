@@ -72,11 +72,21 @@ class Migration(migrations.Migration):
                 help_text="Named in at least one published action; kept by triggers.",
             ),
         ),
+        migrations.AlterModelOptions(
+            name="article",
+            options={
+                "ordering": [
+                    models.OrderBy(models.F("published_on"), descending=True, nulls_last=True),
+                    "-pk",
+                ]
+            },
+        ),
         migrations.AddIndex(
             model_name="article",
             index=models.Index(
+                models.OrderBy(models.F("published_on"), descending=True, nulls_last=True),
+                models.OrderBy(models.F("id"), descending=True),
                 condition=models.Q(("visible", True)),
-                fields=["-published_on", "-id"],
                 name="article_visible_date_idx",
             ),
         ),
