@@ -404,6 +404,8 @@ def action_index() -> tuple[ActionIndex, bool]:
         if not log or log[0][0] != _current.version:
             _current = ActionIndex.read(_latest_version())
             return _current, True
+        if len(log) == 1:  # nothing changed
+            return _current, True
         changed = set()
         for _pk, actions in log[1:]:
             changed.update(actions if actions is not None else [None])

@@ -50,6 +50,7 @@ def test_publishing_editing_and_unpublishing_update_the_index_in_place(full_read
     second = make_action(authority=bis, entities=[cn], published=False)
     index, current = action_index()  # reference data was added: read whole
     assert current and index.ids.tolist() == [first.pk]
+    assert action_index()[0] is index, "nothing changed: the same index"
     reads = len(full_reads)
 
     second.announced_on, second.legal_basis_not_stated = datetime.date(2024, 12, 18), False
