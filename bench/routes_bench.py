@@ -119,7 +119,13 @@ def routes(ids: dict) -> dict[str, list[tuple[str, str, int]]]:
         "api_schema": [("schema", "/api/schema/", HTML_MS)],
         "api_docs": [("docs", "/api/docs/", HTML_MS)],
         "exports": [("index", "/exports/", HTML_MS)],
-        "export_download": [("a small live export", "/exports/actions.csv?country=PK", HTML_MS)],
+        "export_download": [
+            (
+                "a live export of one day",
+                "/exports/actions.csv?date_from=2024-12-18&date_to=2024-12-18",
+                HTML_MS,
+            )
+        ],
     }
 
 
@@ -143,7 +149,6 @@ def pick_ids() -> dict:
         " HAVING count(*) = 2 ORDER BY entity_id LIMIT 1",
         "big_entity": "SELECT entity_id FROM sanctions_designation GROUP BY entity_id"
         " ORDER BY count(*) DESC LIMIT 1",
-        "snapshot": "SELECT coalesce(max(id), 0) FROM sanctions_snapshot",
         "article": "SELECT c.article_id FROM sanctions_coverage c JOIN sanctions_action a"
         " ON a.id = c.action_id WHERE a.status = 'published' ORDER BY c.article_id LIMIT 1",
         "legal_basis": "SELECT slug FROM sanctions_legalbasis ORDER BY id LIMIT 1",
@@ -154,7 +159,35 @@ def pick_ids() -> dict:
         for name, sql in queries.items():
             cursor.execute(sql)
             ids[name] = cursor.fetchone()[0]
+    ids["snapshot"] = _a_snapshot(ids["article"]).pk
     return ids
+
+
+def _a_snapshot(article_id: int):
+    """A public snapshot: the generator makes none, so one is archived the way the
+    coverage pipeline archives a fetched page."""
+    import hashlib
+
+    from django.utils import timezone
+
+    from sanctions.coverage import archive
+    from sanctions.fetching import FetchResult
+    from sanctions.models import Article
+
+    article = Article.objects.get(pk=article_id)
+    body = f"<html><title>{article.headline}</title></html>".encode()
+    result = FetchResult(
+        url=article.url,
+        final_url=article.url,
+        status=200,
+        content_type="text/html",
+        headers={},
+        body=body,
+        fetched_at=timezone.now(),
+        sha256=hashlib.sha256(body).hexdigest(),
+        redirect_chain=(),
+    )
+    return archive(result=result, article=article)
 
 
 def measure(cases: dict, repeats: int) -> list[tuple[str, str, int, float, float, int]]:
@@ -200,17 +233,20 @@ def main(argv=None) -> int:
     from search_bench import prepare
 
     prepare(args.database, args.scale, regenerate=False)
+    import gc
+
     import django
 
     django.setup()
     cases = routes(pick_ids())
+    gc.freeze()  # as tracker/wsgi.py does in the server, after start-up
     if args.only:
         cases = {name: cases[name] for name in args.only.split(",")}
     rows = measure(cases, args.repeats)
     misses = 0
     print(f"{'route — case':48} {'p50 ms':>7} {'p95 ms':>7} {'target':>6}  status")
     for label, _path, target, p50, p95, status in rows:
-        miss = p95 > target or status != 200
+        miss = p95 > target or status >= 400  # /favicon.ico redirects to the static file
         misses += miss
         flag = "MISS" if miss else "ok"
         print(f"{label[:48]:48} {p50:7.1f} {p95:7.1f} {target:6}  {status} {flag}")

@@ -6,6 +6,7 @@ with the FilterSets of the web pages, so a query string means the same on both.
 """
 
 import hashlib
+from functools import cached_property
 
 from django.conf import settings
 from django.db.models import F, Prefetch
@@ -23,6 +24,7 @@ from drf_spectacular.utils import (
     extend_schema_field,
     extend_schema_view,
 )
+from drf_spectacular.views import SpectacularAPIView
 from rest_framework import generics, pagination, routers, serializers, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -30,7 +32,7 @@ from rest_framework.status import HTTP_301_MOVED_PERMANENTLY
 
 from .caching import VersionedPaginator, latest_change
 from .filters import MAX_PAGE_SIZE, ActionFilter, EntityFilter
-from .links import absolute_url
+from .links import absolute_url, site_root
 from .models import (
     Action,
     Alias,
@@ -67,16 +69,23 @@ def entity_queryset():
         .prefetch_related("action__other_authorities")
         .order_by("action__announced_on", "action_id")
     )
+    # Into lists (to_attr): a prefetch into a related manager clones a queryset per row.
     return visible.prefetch_related(
-        Prefetch("aliases", queryset=Alias.objects.order_by("name")),
-        Prefetch("identifiers", queryset=Identifier.objects.order_by("scheme", "value")),
+        Prefetch("aliases", queryset=Alias.objects.order_by("name"), to_attr="alias_list"),
+        Prefetch(
+            "identifiers",
+            queryset=Identifier.objects.order_by("scheme", "value"),
+            to_attr="identifier_list",
+        ),
         Prefetch(
             "relations",
             queryset=Relation.objects.filter(object__in=visible).select_related("object"),
+            to_attr="relation_list",
         ),
         Prefetch(
             "inverse_relations",
             queryset=Relation.objects.filter(subject__in=visible).select_related("subject"),
+            to_attr="inverse_relation_list",
         ),
         Prefetch("designations", queryset=published, to_attr="published_designations"),
     ).order_by("name", "pk")
@@ -120,7 +129,10 @@ class PageURLField(serializers.URLField):
         super().__init__(source="*", read_only=True, **kwargs)
 
     def to_representation(self, value):
-        return absolute_url(value.get_absolute_url(), self.context.get("request"))
+        # The site's root once per serializer: a page of the API links a thousand records.
+        if "_root" not in self.__dict__:
+            self._root = site_root(self.context.get("request"))
+        return self._root + value.get_absolute_url()
 
 
 class AuthoritySerializer(serializers.ModelSerializer):
@@ -357,13 +369,17 @@ class EntitySerializer(serializers.ModelSerializer):
         help_text="Standing under each regime on ?as_of=YYYY-MM-DD (default today), derived"
         " from the published actions."
     )
-    aliases = AliasSerializer(many=True)
-    identifiers = IdentifierSerializer(many=True)
+    aliases = AliasSerializer(many=True, source="alias_list")
+    identifiers = IdentifierSerializer(many=True, source="identifier_list")
     relations = RelationSerializer(
-        many=True, help_text="This entity's stated links to others (subject → object)."
+        many=True,
+        source="relation_list",
+        help_text="This entity's stated links to others (subject → object).",
     )
     inverse_relations = InverseRelationSerializer(
-        many=True, help_text="Other entities' stated links to this one."
+        many=True,
+        source="inverse_relation_list",
+        help_text="Other entities' stated links to this one.",
     )
     actions = EntityActionSerializer(
         many=True, source="published_designations", help_text="Oldest first."
@@ -388,11 +404,17 @@ class EntitySerializer(serializers.ModelSerializer):
             "updated_at",
         ]
 
+    @cached_property
+    def _status_lines(self):
+        """One serializer for every row's status lines: one made per row costs a copy of
+        its fields each time."""
+        return StatusLineSerializer(many=True, context=self.context)
+
     @extend_schema_field(StatusLineSerializer(many=True))
     def get_status(self, entity):
         as_of = self.context.get("as_of") or status_date("")
         lines = entity.status_on(as_of, entity.published_designations)
-        return StatusLineSerializer(lines, many=True).data
+        return self._status_lines.to_representation(lines)
 
 
 class MergedEntitySerializer(serializers.Serializer):
@@ -435,6 +457,27 @@ class ArticleSerializer(serializers.ModelSerializer):
 
 
 # Views
+
+
+class SchemaView(SpectacularAPIView):
+    """The OpenAPI schema: generated once per process, as it changes only with the code
+    (100 ms a request otherwise). It is the same for everyone and cheap: not rate-limited."""
+
+    throttle_classes = []
+    _generated: dict = {}
+
+    def _get_schema_response(self, request):
+        version = self.api_version or request.version or self._get_version_parameter(request)
+        if version not in self._generated:
+            generator = self.generator_class(
+                urlconf=self.urlconf, api_version=version, patterns=self.patterns
+            )
+            self._generated[version] = generator.get_schema(request=request, public=True)
+        filename = self._get_filename(request, version)
+        return Response(
+            data=self._generated[version],
+            headers={"Content-Disposition": f'inline; filename="{filename}"'},
+        )
 
 
 class Pagination(pagination.PageNumberPagination):

@@ -27,6 +27,8 @@ from django.db.models.functions import Coalesce, Lower, Now, Upper
 from django.urls import reverse
 from django.utils import timezone
 
+from .links import record_path
+
 
 def count_of(related: models.QuerySet, field: str):
     """The number of ``related`` rows whose ``field`` points at the outer row, as an
@@ -589,7 +591,7 @@ class Action(models.Model):
         return f"{self.announced_on:%Y-%m-%d} {self.authority.short_name}: {self.title}"
 
     def get_absolute_url(self):
-        return reverse("action_detail", args=[self.pk])
+        return record_path("action_detail", self.pk)
 
     @property
     def is_published(self):
@@ -897,7 +899,7 @@ class Entity(models.Model):
         return self.name
 
     def get_absolute_url(self):
-        return reverse("entity_detail", args=[self.pk])
+        return record_path("entity_detail", self.pk)
 
     def public_relations(self) -> models.QuerySet:
         """Its relations to entities the public may see (one known only from a draft
