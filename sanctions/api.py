@@ -57,7 +57,7 @@ from .search import QueryTooLong, clean_query
 
 def action_queryset():
     """Published actions with everything ActionSerializer shows, newest first."""
-    return Action.objects.published().with_details().order_by("-announced_on", "-pk")
+    return Action.objects.published().with_details(lists=True).order_by("-announced_on", "-pk")
 
 
 def entity_queryset():
@@ -258,7 +258,9 @@ class ActionSerializer(serializers.ModelSerializer):
     html_url = PageURLField()
     authority = AuthorityRefSerializer()
     other_authorities = AuthorityRefSerializer(
-        many=True, help_text="Other authorities that made the announcement jointly."
+        many=True,
+        source="other_authorities_list",
+        help_text="Other authorities that made the announcement jointly.",
     )
     recorded_entity_count = serializers.IntegerField(
         read_only=True, help_text="Entities recorded as listed, removed, amended or identified."
@@ -267,11 +269,12 @@ class ActionSerializer(serializers.ModelSerializer):
         read_only=True,
         help_text="The announcement names more entities than are recorded.",
     )
-    legal_bases = LegalBasisRefSerializer(many=True)
-    programs = ProgramRefSerializer(many=True)
+    # The lists of action_queryset() (Action.objects.with_details(lists=True)).
+    legal_bases = LegalBasisRefSerializer(many=True, source="legal_bases_list")
+    programs = ProgramRefSerializer(many=True, source="programs_list")
     designations = DesignationSerializer(many=True)
-    sources = SourceSerializer(many=True)
-    coverage = CoverageSerializer(many=True)
+    sources = SourceSerializer(many=True, source="sources_list")
+    coverage = CoverageSerializer(many=True, source="coverage_list")
 
     class Meta:
         model = Action

@@ -323,16 +323,27 @@ class ActionQuerySet(models.QuerySet):
         """Actions the public may see."""
         return self.filter(status=ActionStatus.PUBLISHED)
 
-    def with_details(self):
+    def with_details(self, *, lists=False):
         """Actions with their legal bases, programs, designations, sources and coverage
-        prefetched, each in the order an action's page shows them, and `partial`."""
+        prefetched, each in the order an action's page shows them, and `partial`.
+
+        With ``lists``, all but the designations go into list attributes
+        (``legal_bases_list``, ...) instead of the related managers: a prefetch into a
+        manager clones a queryset per action, 500 clones (70 ms) for a page of 100.
+        """
+
+        def prefetch(lookup, queryset=None):
+            return models.Prefetch(
+                lookup, queryset=queryset, to_attr=f"{lookup}_list" if lists else None
+            )
+
         return (
             self.with_partial()
             .select_related("authority")
             .prefetch_related(
-                "other_authorities",
-                "legal_bases",
-                "programs",
+                prefetch("other_authorities", Authority.objects.all()),
+                prefetch("legal_bases", LegalBasis.objects.all()),
+                prefetch("programs", Program.objects.all()),
                 # The joined rows without what no action's page or API answer shows: long
                 # texts, search vectors, and timestamps (each costs Django ~30 µs to load).
                 models.Prefetch(
@@ -341,10 +352,10 @@ class ActionQuerySet(models.QuerySet):
                     .defer(*(f"entity__{field}" for field in UNSHOWN_ENTITY_FIELDS))
                     .order_by("position", "pk"),
                 ),
-                models.Prefetch("sources", queryset=Source.objects.order_by("published_on", "pk")),
-                models.Prefetch(
+                prefetch("sources", Source.objects.order_by("published_on", "pk")),
+                prefetch(
                     "coverage",
-                    queryset=Coverage.objects.select_related("article__outlet")
+                    Coverage.objects.select_related("article__outlet")
                     .defer(*(f"article__{field}" for field in UNSHOWN_ARTICLE_FIELDS))
                     .order_by("article__published_on", "article_id"),
                 ),
