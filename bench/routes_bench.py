@@ -233,13 +233,9 @@ def main(argv=None) -> int:
     from search_bench import prepare
 
     prepare(args.database, args.scale, regenerate=False)
-    import gc
+    import tracker.wsgi  # noqa: F401 (set up as the server is, collector settings included)
 
-    import django
-
-    django.setup()
     cases = routes(pick_ids())
-    gc.freeze()  # as tracker/wsgi.py does in the server, after start-up
     if args.only:
         cases = {name: cases[name] for name in args.only.split(",")}
     rows = measure(cases, args.repeats)

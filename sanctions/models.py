@@ -1859,8 +1859,7 @@ class SnapshotQuerySet(models.QuerySet):
     def public(self):
         """Snapshots of records the public may see."""
         return self.filter(
-            Q(article__in=Article.objects.visible())
-            | Q(source__action__status=ActionStatus.PUBLISHED)
+            Q(article__visible=True) | Q(source__action__status=ActionStatus.PUBLISHED)
         )
 
 
