@@ -8,10 +8,11 @@ the Procfile does (2 workers x 4 threads, on 127.0.0.1 only), and measures each 
 fixed mix in turn: CLIENTS keep-alive clients (client processes, so the client's own GIL
 is not the limit) request it for SECONDS, and it prints requests/s, p50 and p99 latency
 and the ratio to /healthz measured in the same run (before and after the pages; their
-mean). Bounded: the run stops after the mix, whatever happens. Exits non-zero when a key
-page (action, entity, home, first list page) is below 0.5x /healthz, when a request
-fails, or, with --publish-during (an action published and unpublished every half second
-while the pages are measured), when a page's p99 exceeds 250 ms.
+mean). Bounded: the run stops after the mix, whatever happens. Exits non-zero when a
+request fails; when a key page (action, entity, home, first list page) is below 0.5x
+/healthz; or, with --publish-during (an action published and unpublished every half
+second while the pages are measured: the latency run, the throughput target aside), when
+a page's p99 exceeds 250 ms.
 """
 
 import argparse
@@ -224,7 +225,9 @@ def main() -> int:
         )
         if result["errors"]:
             failed.append(f"{name}: {result['errors']} errors")
-        if name in KEY_PAGES and ratio < MIN_RATIO:
+        # The throughput target is for the record at rest; a run that publishes four
+        # times a second (every page re-rendered as often) is held to the latency target.
+        if name in KEY_PAGES and ratio < MIN_RATIO and not args.publish_during:
             failed.append(f"{name}: {ratio:.2f}x /healthz, under {MIN_RATIO}x")
         if args.publish_during and result["p99"] > MAX_P99_MS:
             failed.append(f"{name}: p99 {result['p99']:.0f} ms while publishing")
