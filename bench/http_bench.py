@@ -225,7 +225,7 @@ def main() -> int:
         )
         if result["errors"]:
             failed.append(f"{name}: {result['errors']} errors")
-        # The throughput target is for the record at rest; a run that publishes four
+        # The throughput target is for the record at rest; a run that changes it four
         # times a second (every page re-rendered as often) is held to the latency target.
         if name in KEY_PAGES and ratio < MIN_RATIO and not args.publish_during:
             failed.append(f"{name}: {ratio:.2f}x /healthz, under {MIN_RATIO}x")
