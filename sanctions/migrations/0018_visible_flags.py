@@ -5,45 +5,45 @@ import pgtrigger.migrations
 from django.db import migrations, models
 
 
-# Recompute whether the given entities are named in, and the given articles cover, a
-# published action; rows already right are not written (no history, no public change).
-FUNCTIONS = """
-CREATE FUNCTION sanctions_refresh_visible_entities(ids bigint[]) RETURNS void
+# (table, the links naming its rows in actions, the link's column): an entity is visible
+# while a designation of a published action names it, an article while it covers one.
+FLAGGED = [
+    ("entity", "entities", "sanctions_designation", "entity_id"),
+    ("article", "articles", "sanctions_coverage", "article_id"),
+]
+
+
+def _published_link(link, column, row):
+    return (
+        f"EXISTS (SELECT FROM {link} x JOIN sanctions_action a ON a.id = x.action_id"
+        f" WHERE x.{column} = {row} AND a.status = 'published')"
+    )
+
+
+# Recompute the flag of the given rows; rows already right are not written (no history,
+# no public change).
+FUNCTIONS = "".join(
+    f"""
+CREATE FUNCTION sanctions_refresh_visible_{plural}(ids bigint[]) RETURNS void
 LANGUAGE sql AS $$
-    UPDATE sanctions_entity e SET visible = now.visible
-      FROM (SELECT i.id, EXISTS (
-                SELECT FROM sanctions_designation d
-                  JOIN sanctions_action a ON a.id = d.action_id
-                 WHERE d.entity_id = i.id AND a.status = 'published') AS visible
-              FROM unnest(ids) AS i(id)) now
-     WHERE e.id = now.id AND e.visible IS DISTINCT FROM now.visible;
-$$;
-CREATE FUNCTION sanctions_refresh_visible_articles(ids bigint[]) RETURNS void
-LANGUAGE sql AS $$
-    UPDATE sanctions_article r SET visible = now.visible
-      FROM (SELECT i.id, EXISTS (
-                SELECT FROM sanctions_coverage c
-                  JOIN sanctions_action a ON a.id = c.action_id
-                 WHERE c.article_id = i.id AND a.status = 'published') AS visible
+    UPDATE sanctions_{name} r SET visible = now.visible
+      FROM (SELECT i.id, {_published_link(link, column, "i.id")} AS visible
               FROM unnest(ids) AS i(id)) now
      WHERE r.id = now.id AND r.visible IS DISTINCT FROM now.visible;
 $$;
 """
+    for name, plural, link, column in FLAGGED
+)
 
-DROP_FUNCTIONS = """
-DROP FUNCTION sanctions_refresh_visible_entities(bigint[]);
-DROP FUNCTION sanctions_refresh_visible_articles(bigint[]);
-"""
+DROP_FUNCTIONS = "".join(
+    f"DROP FUNCTION sanctions_refresh_visible_{plural}(bigint[]);\n" for _, plural, _, _ in FLAGGED
+)
 
 # The record as it stands, in one pass over each table.
-BACKFILL = """
-UPDATE sanctions_entity e SET visible = true
- WHERE EXISTS (SELECT FROM sanctions_designation d JOIN sanctions_action a ON a.id = d.action_id
-                WHERE d.entity_id = e.id AND a.status = 'published');
-UPDATE sanctions_article r SET visible = true
- WHERE EXISTS (SELECT FROM sanctions_coverage c JOIN sanctions_action a ON a.id = c.action_id
-                WHERE c.article_id = r.id AND a.status = 'published');
-"""
+BACKFILL = "".join(
+    f"UPDATE sanctions_{name} r SET visible = true WHERE {_published_link(link, column, 'r.id')};\n"
+    for name, plural, link, column in FLAGGED
+)
 
 
 class Migration(migrations.Migration):
