@@ -13,6 +13,7 @@ mask.
 filter in the database with it; tests hold the list to the same results.
 """
 
+import copy
 import logging
 import threading
 from dataclasses import dataclass
@@ -36,6 +37,9 @@ from .models import (
     Program,
     count_of,
 )
+
+# The many-valued columns, each a facet and a filter.
+LINKS = ("country", "legal_basis", "program")
 
 # How many text queries' matches an index keeps (a bit per action each).
 TEXT_QUERIES_KEPT = 64
@@ -90,9 +94,23 @@ class YearCounts:
 class _Codes:
     """Small integer codes for the values of a column, and back."""
 
-    def __init__(self, values):
+    def __init__(self, values=()):
         self.values = list(values)
         self.index = {value: code for code, value in enumerate(self.values)}
+
+    def encode(self, values) -> np.ndarray:
+        """The codes of the values, coding values not seen before (in the order met)."""
+        codes = np.empty(len(values), dtype=np.int32)
+        for i, value in enumerate(values):
+            code = self.index.get(value)
+            if code is None:
+                code = self.index[value] = len(self.values)
+                self.values.append(value)
+            codes[i] = code
+        return codes
+
+    def copy(self) -> "_Codes":
+        return _Codes(self.values)
 
 
 _EPOCH = date(1970, 1, 1).toordinal()
@@ -113,11 +131,12 @@ class _Columns:
     day: np.ndarray  # announced_on as an ordinal
     partial: np.ndarray
     entity_total: np.ndarray
-    links: dict  # name: (action ids, values)
+    links: dict  # name: (action ids, value codes)
 
     @classmethod
-    def read(cls, actions) -> "_Columns":
-        """The columns of ``actions`` (a queryset of published actions)."""
+    def read(cls, actions, codes: dict[str, _Codes]) -> "_Columns":
+        """The columns of ``actions`` (a queryset of published actions); the values of the
+        many-valued columns as codes of ``codes[name]``, which learn new values."""
         kinds = {kind: code for code, kind in enumerate(ActionKind.values)}
         rows = list(
             actions.order_by()
@@ -144,10 +163,7 @@ class _Columns:
             day=np.fromiter((row[3].toordinal() for row in rows), dtype=np.int32, count=size),
             partial=np.fromiter((bool(row[5]) for row in rows), dtype=bool, count=size),
             entity_total=np.fromiter((row[6] for row in rows), dtype=np.int64, count=size),
-            links={
-                name: _pair_arrays(list(pairs), str if name == "country" else np.int64)
-                for name, pairs in links.items()
-            },
+            links={name: _pair_arrays(list(pairs), codes[name]) for name, pairs in links.items()},
         )
 
     def without(self, ids: np.ndarray) -> "_Columns":
@@ -188,9 +204,26 @@ class _Columns:
         )
 
 
-def _pair_arrays(pairs, dtype):
+def _dense_lookup(keys) -> np.ndarray:
+    """An array mapping each of the (small, non-negative integer) keys to its position,
+    and every other number up to the largest key to -1: a lookup in one step."""
+    keys = np.asarray(keys, dtype=np.int64)
+    lookup = np.full(int(keys.max(initial=-1)) + 1, -1, dtype=np.int64)
+    lookup[keys] = np.arange(len(keys))
+    return lookup
+
+
+def _positions(lookup: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """lookup[keys], with -1 for keys past its end."""
+    positions = np.full(len(keys), -1, dtype=np.int64)
+    inside = keys < len(lookup)
+    positions[inside] = lookup[keys[inside]]
+    return positions
+
+
+def _pair_arrays(pairs, codes: _Codes):
     actions = np.fromiter((action for action, _ in pairs), dtype=np.int64, count=len(pairs))
-    return actions, np.array([value for _, value in pairs], dtype=dtype)
+    return actions, codes.encode([value for _, value in pairs])
 
 
 class ActionIndex:
@@ -200,9 +233,10 @@ class ActionIndex:
     the actions each change names (``updated``); reference data changes rebuild it.
     """
 
-    def __init__(self, version, columns: _Columns, labels=None):
+    def __init__(self, version, columns: _Columns, codes: dict[str, _Codes], labels=None):
         self.version = version
         self.columns = columns
+        self.codes = codes
         self._matching: dict[str, np.ndarray] = {}
         self._matching_lock = threading.Lock()
         # Labels of reference data, read after the rows: each value read has one (rows
@@ -215,9 +249,9 @@ class ActionIndex:
         self.size = len(order)
         self.ids = columns.ids[order]
         self.authorities = _Codes(sorted(self.authority_labels))
-        self.authority = np.searchsorted(
-            np.array(self.authorities.values, dtype=np.int64), columns.authority[order]
-        ).astype(np.int32)
+        self.authority = _positions(
+            _dense_lookup(self.authorities.values), columns.authority[order]
+        )
         self.kinds = _Codes(ActionKind.values)
         self.kind = columns.kind[order]
         self.day = columns.day[order]
@@ -230,39 +264,37 @@ class ActionIndex:
         self.year = (years - self.years.values[0]).astype(np.int32) if self.size else years
         # Many-valued columns as (row, value code) pairs.
         known = {"legal_basis": self.legal_basis_labels, "program": self.program_labels}
+        row_of = _dense_lookup(self.ids)
         self.links = {}
         for name, (actions, values) in columns.links.items():
-            rows = self._rows_of(actions)
+            rows = _positions(row_of, actions)
             # A pair of an action published or a value added while the index was read is
             # left out; it changed the version, so the next page reads it.
             kept = rows >= 0
             if name in known:
-                kept &= np.isin(values, np.fromiter(known[name], dtype=np.int64))
-            codes, coded = np.unique(values[kept], return_inverse=True)
-            self.links[name] = (rows[kept], coded.astype(np.int32), _Codes(codes.tolist()))
-
-    def _rows_of(self, actions: np.ndarray) -> np.ndarray:
-        """The row of each action id, -1 for ids not in the index."""
-        if not self.size:
-            return np.full(len(actions), -1, dtype=np.int64)
-        by_id = np.argsort(self.ids)
-        found = by_id[np.minimum(np.searchsorted(self.ids, actions, sorter=by_id), self.size - 1)]
-        return np.where(self.ids[found] == actions, found, -1)
+                labelled = np.array([v in known[name] for v in codes[name].values], dtype=bool)
+                kept &= labelled[values]
+            self.links[name] = (rows[kept], values[kept], codes[name])
 
     @classmethod
     def read(cls, version) -> "ActionIndex":
-        return cls(version, _Columns.read(Action.objects.published()))
+        codes = {name: _Codes() for name in LINKS}
+        return cls(version, _Columns.read(Action.objects.published(), codes), codes)
 
     def updated(self, version, changed) -> "ActionIndex":
         """A copy at ``version`` in which the given actions are read again (dropped when
         no longer published); text queries' matches are computed afresh."""
+        if not changed:  # entities' names only: the rows are as they were
+            index = copy.copy(self)
+            index.version = version
+            index._matching, index._matching_lock = {}, threading.Lock()
+            return index
         changed = np.array(sorted(changed), dtype=np.int64)
-        columns = self.columns
-        if len(changed):
-            fresh = _Columns.read(Action.objects.published().filter(pk__in=changed.tolist()))
-            columns = columns.without(changed).plus(fresh)
+        codes = {name: self.codes[name].copy() for name in LINKS}
+        fresh = _Columns.read(Action.objects.published().filter(pk__in=changed.tolist()), codes)
+        columns = self.columns.without(changed).plus(fresh)
         labels = (self.authority_labels, self.legal_basis_labels, self.program_labels)
-        return ActionIndex(version, columns, labels)
+        return ActionIndex(version, columns, codes, labels)
 
     def _linked(self, name, value) -> np.ndarray:
         rows, values, codes = self.links[name]

@@ -10,6 +10,7 @@ import pytest
 from sanctions import facets
 from sanctions.facets import ActionIndex, action_index
 from sanctions.models import Action, ActionKind, ActionsChange, Program
+from sanctions.search import index_names
 
 from .factories import make_action, make_authority, make_entity, make_legal_basis
 
@@ -74,6 +75,13 @@ def test_publishing_editing_and_unpublishing_update_the_index_in_place(full_read
     assert index.count_by("country", everything) == {"CN": 1, "IR": 1, "PK": 1}
     assert index.entity_total[index.ids == first.pk].tolist() == [2]
     _same(index, ActionIndex.read(index.version))
+
+    # A name changed (what text queries match) keeps the rows and drops the matches.
+    index.matching("x", lambda: [first.pk])
+    pk.aliases.create(name="Renamed Works")
+    index_names(entity_ids=[pk.pk])  # as the admin and the importers do
+    renamed, _ = action_index()
+    assert renamed is not index and renamed.ids is index.ids and renamed._matching == {}
 
     second.unpublish()
     index, _ = action_index()
