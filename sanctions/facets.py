@@ -173,35 +173,20 @@ class _Columns:
         for name, (actions, values) in self.links.items():
             kept_pairs = ~np.isin(actions, ids)
             links[name] = (actions[kept_pairs], values[kept_pairs])
-        return _Columns(
-            ids=self.ids[kept],
-            authority=self.authority[kept],
-            kind=self.kind[kept],
-            day=self.day[kept],
-            partial=self.partial[kept],
-            entity_total=self.entity_total[kept],
-            links=links,
-        )
+        return _Columns(**{column: getattr(self, column)[kept] for column in _ROWS}, links=links)
 
     def plus(self, other: "_Columns") -> "_Columns":
-        def joined(name):
-            return np.concatenate([getattr(self, name), getattr(other, name)])
+        """These columns and the other's, rows and pairs."""
+        rows = {c: np.concatenate([getattr(self, c), getattr(other, c)]) for c in _ROWS}
+        links = {
+            name: tuple(np.concatenate(both) for both in zip(mine, other.links[name], strict=True))
+            for name, mine in self.links.items()
+        }
+        return _Columns(**rows, links=links)
 
-        return _Columns(
-            ids=joined("ids"),
-            authority=joined("authority"),
-            kind=joined("kind"),
-            day=joined("day"),
-            partial=joined("partial"),
-            entity_total=joined("entity_total"),
-            links={
-                name: tuple(
-                    np.concatenate([mine, theirs])
-                    for mine, theirs in zip(pairs, other.links[name], strict=True)
-                )
-                for name, pairs in self.links.items()
-            },
-        )
+
+# The one-value-per-action columns of _Columns.
+_ROWS = ("ids", "authority", "kind", "day", "partial", "entity_total")
 
 
 def _dense_lookup(keys) -> np.ndarray:

@@ -341,9 +341,9 @@ class ActionQuerySet(models.QuerySet):
             self.with_partial()
             .select_related("authority")
             .prefetch_related(
-                prefetch("other_authorities", Authority.objects.all()),
-                prefetch("legal_bases", LegalBasis.objects.all()),
-                prefetch("programs", Program.objects.all()),
+                prefetch("other_authorities"),
+                prefetch("legal_bases"),
+                prefetch("programs"),
                 # The joined rows without what no action's page or API answer shows: long
                 # texts, search vectors, and timestamps (each costs Django ~30 µs to load).
                 models.Prefetch(

@@ -3,8 +3,10 @@ unpublished, edited and deleted, and never recorded as an editor's change."""
 
 import pytest
 from django.apps import apps
+from django.db.models import Exists, OuterRef
 
-from sanctions.models import Article, Coverage, Designation, Entity
+from sanctions.merge import merge_entities
+from sanctions.models import Action, Article, Coverage, Designation, Entity
 
 from .factories import make_action, make_article, make_entity
 
@@ -61,3 +63,30 @@ def test_visibility_is_not_an_editors_change_in_history():
     action = make_action(entities=[entity])
     action.unpublish()
     assert events.filter(pgh_obj=entity).count() == before
+
+
+def _drift() -> dict[str, set[int]]:
+    """Rows whose flag differs from its definition (an EXISTS over published links)."""
+    named = Exists(Designation.objects.published().filter(entity=OuterRef("pk")))
+    covered = Exists(Coverage.objects.published().filter(article=OuterRef("pk")))
+    return {
+        "entities": set(
+            Entity.objects.annotate(named=named).exclude(visible=named).values_list("pk", flat=True)
+        ),
+        "articles": set(
+            Article.objects.annotate(covered=covered)
+            .exclude(visible=covered)
+            .values_list("pk", flat=True)
+        ),
+    }
+
+
+def test_the_flags_match_their_definition_through_a_records_life(demo_record):
+    assert _drift() == {"entities": set(), "articles": set()}
+    for action in Action.objects.published()[:5]:
+        action.unpublish()
+    assert _drift() == {"entities": set(), "articles": set()}
+    survivor, loser = Entity.objects.visible().order_by("pk")[:2]
+    merge_entities(survivor=survivor, loser=loser)
+    Action.objects.filter(status="published").first().delete()
+    assert _drift() == {"entities": set(), "articles": set()}
