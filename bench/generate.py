@@ -32,9 +32,13 @@ import random
 import sys
 import time
 from array import array
+from pathlib import Path
 from typing import NamedTuple
 
 import psycopg
+
+# The project's own SQL (a migration's backfill) is read from its package.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 SCALE = {"entities": 1_000_000, "actions": 200_000, "designations": 1_000_000, "articles": 500_000}
 TABLES = [  # in load order; each is emptied by --reset
