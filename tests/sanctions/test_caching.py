@@ -64,9 +64,15 @@ def test_staff_and_draft_previews_are_never_cached(client):
     client.logout()
 
     assert client.get(draft.get_absolute_url()).status_code == 404
-    assert len(caches["pages"]._cache) == 0  # noqa: SLF001 (the local cache's own store)
+    assert _stored_pages() == 0
     client.get("/actions/")
-    assert len(caches["pages"]._cache) == 1  # noqa: SLF001
+    assert _stored_pages() == 1
+
+
+def _stored_pages() -> int:
+    """Whole responses in the local page cache (values derived per version, such as
+    counts and filter options, are stored beside them)."""
+    return sum(":page:" in key for key in caches["pages"]._cache)  # noqa: SLF001
 
 
 def test_pages_with_a_form_token_or_a_cookie_are_not_stored(client):
@@ -84,7 +90,7 @@ def test_pages_with_a_form_token_or_a_cookie_are_not_stored(client):
     middleware = PublicPageCacheMiddleware(view)
     middleware(request)
 
-    assert len(caches["pages"]._cache) == 0  # noqa: SLF001
+    assert _stored_pages() == 0
 
 
 def test_the_cache_key_depends_on_the_host(client, settings):

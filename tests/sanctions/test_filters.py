@@ -2,8 +2,10 @@ import datetime
 from urllib.parse import parse_qs
 
 import pytest
+from django.db import connection
 from django.db.models import F, Max
 from django.http import QueryDict
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from sanctions.filters import ActionFilter
@@ -119,6 +121,22 @@ def test_lists_follow_every_change_to_the_actions(client, actions):
     recent = count("date_from=2024-01-01")
     Action.objects.filter(pk=actions[0].pk).update(announced_on=datetime.date(2020, 1, 1))
     assert count("date_from=2024-01-01") == recent - 1
+
+
+def test_select_options_are_read_once_per_version_and_follow_a_publish(client, actions):
+    def options(name):
+        form = client.get("/actions/").context["filter"].form
+        return sorted(value for value, _ in form.fields[name].choices)
+
+    assert options("authority") == ["", "bis", "state"]
+    with CaptureQueriesContext(connection) as queries:
+        client.get("/actions/?page=1")
+    assert not [q for q in queries if 'FROM "sanctions_authority"' in q["sql"]]
+
+    newcomer = make_authority(slug="treasury")
+    make_action(authority=newcomer)
+
+    assert options("authority") == ["", "bis", "state", "treasury"]
 
 
 def test_the_text_filter_finds_every_action_concerning_an_entity_of_that_name(client):
