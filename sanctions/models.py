@@ -650,7 +650,12 @@ class Action(models.Model):
     def recorded_entity_count(self) -> int:
         """Entities recorded as listed, removed, amended or identified (as
         ``recorded_entities`` counts them), from the prefetched designations."""
-        return sum(1 for d in self.designations.all() if d.role != DesignationRole.NAMED)
+        return self.recorded_count(d.role for d in self.designations.all())
+
+    @staticmethod
+    def recorded_count(roles) -> int:
+        """How many of an action's designations, given by role, record an entity."""
+        return sum(1 for role in roles if role != DesignationRole.NAMED)
 
     @property
     def authorities(self) -> list[Authority]:

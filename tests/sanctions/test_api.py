@@ -497,3 +497,21 @@ def test_last_modified_moves_with_public_changes_only(client):
     response = client.get("/api/v1/actions/")
     latest = PublicChange.objects.latest("at").at
     assert response["Last-Modified"] == http_date(int(latest.timestamp()))
+
+
+def test_action_pages_read_as_rows_equal_the_serializer(demo_record, client, rf):
+    """The action list is read as values (sanctions/action_rows.py); each row must be
+    what ActionSerializer gives for the same action, key for key, in the same order."""
+    from sanctions.api import ActionSerializer, action_queryset
+
+    response = client.get("/api/v1/actions/?page_size=100")
+    rows = response.json()["results"]
+    request = rf.get("/api/v1/actions/")
+    expected = ActionSerializer(action_queryset(), many=True, context={"request": request}).data
+
+    assert len(rows) == len(expected) > 10
+    assert any(row["designations"] and row["coverage"] and row["sources"] for row in rows)
+    assert any(row["other_authorities"] for row in rows)
+    for row, wanted in zip(rows, expected, strict=True):
+        assert list(row) == list(wanted)
+        assert row == wanted
