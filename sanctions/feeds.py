@@ -147,7 +147,12 @@ class ActionFeed(Feed):
         return settings.SITE_NAME
 
     def items(self, obj: FeedRequest):
-        designations = Designation.objects.select_related("entity").order_by("position", "pk")
+        # Each entry names the entities: their names and countries, nothing else.
+        designations = (
+            Designation.objects.select_related("entity")
+            .only("action", "entity__name", "entity__countries")
+            .order_by("position", "pk")
+        )
         return obj.filterset.qs.prefetch_related(Prefetch("designations", queryset=designations))[
             :FEED_SIZE
         ]
