@@ -19,6 +19,8 @@ from urllib.parse import quote
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
+from .fetching import is_web_url
+
 # A 390 px screen less the page's padding (2 x 16), the figure's (2 x 8) and border (2 x 1).
 NARROWEST = 340
 WIDTH = 300
@@ -229,7 +231,27 @@ def timeline(events: list[tuple[datetime.date, int, str, str, str]]) -> dict | N
         (_n(x_of(datetime.date(year, 1, 1))), str(year) if (end.year - year) % every == 0 else "")
         for year in range(start.year, end.year + 1)
     ]
-    return {"width": width, "height": 90, "marks": marks, "ticks": ticks}
+    return {"width": width, "height": 90, "marks": _mark_shapes(marks), "ticks": ticks}
+
+
+def _linkable(url: str) -> bool:
+    own_page = url.startswith("/") and not url.startswith("//")
+    return own_page or is_web_url(url)
+
+
+def _mark_shapes(marks: list[Mark]) -> str:
+    """The marks as SVG, joined here as YearChart.shapes() is: an entity with a few
+    hundred articles has a mark for each. Text is escaped; a mark links to a page of
+    this site or a web URL, nothing else."""
+    return mark_safe(  # noqa: S308 (every text part escaped)
+        "".join(
+            f'<a href="{escape(mark.url if _linkable(mark.url) else "")}">'
+            f'<circle cx="{mark.x}" cy="{44 if mark.row else 20}" r="{4 if mark.row else 7}"'
+            f' fill="{escape(mark.colour)}" fill-opacity="0.85">'
+            f"<title>{escape(mark.title)}</title></circle></a>"
+            for mark in marks
+        )
+    )
 
 
 @dataclass(frozen=True)

@@ -186,6 +186,20 @@ def test_entity_page_shows_timeline_in_date_order_and_status_today(client):
     assert status.since == datetime.date(2024, 4, 19)
 
 
+def test_entity_timeline_marks_escape_titles_and_link_only_web_urls(client):
+    entity = make_entity()
+    action = make_action(title="Listing <b>&</b> more", entities=[entity])
+    make_article(actions=[action], headline="A <i>scoop</i>", url="ftp://files.example/a")
+
+    body = client.get(entity.get_absolute_url()).content.decode()
+    svg = body[body.index('id="timeline-title"') : body.index("</svg>", body.index("timeline-title"))]
+
+    assert "Listing &lt;b&gt;&amp;&lt;/b&gt; more" in svg and "<b>" not in svg
+    assert "A &lt;i&gt;scoop&lt;/i&gt;" in svg
+    assert f'<a href="{action.get_absolute_url()}">' in svg
+    assert '<a href="">' in svg and "ftp://" not in svg
+
+
 def test_entity_page_shows_relations_to_published_entities_only(client):
     ndc = make_entity(name="National Development Complex")
     supplier = make_entity(name="Akhtar and Sons")
