@@ -192,7 +192,8 @@ def test_entity_timeline_marks_escape_titles_and_link_only_web_urls(client):
     make_article(actions=[action], headline="A <i>scoop</i>", url="ftp://files.example/a")
 
     body = client.get(entity.get_absolute_url()).content.decode()
-    svg = body[body.index('id="timeline-title"') : body.index("</svg>", body.index("timeline-title"))]
+    start = body.index('id="timeline-title"')
+    svg = body[start : body.index("</svg>", start)]
 
     assert "Listing &lt;b&gt;&amp;&lt;/b&gt; more" in svg and "<b>" not in svg
     assert "A &lt;i&gt;scoop&lt;/i&gt;" in svg
