@@ -157,7 +157,8 @@ def _file_record(path: Path, name: str) -> dict:
 
 def _run(tool: str, *args: str) -> None:
     """Run a PostgreSQL client tool against the configured database."""
-    db = settings.DATABASES["default"]
+    connection.ensure_connection()  # the embedded server's socket is known once started
+    db = connection.settings_dict
     env = {
         **os.environ,
         "PGHOST": db.get("HOST") or "",

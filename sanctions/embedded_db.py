@@ -1,8 +1,9 @@
 """An embedded PostgreSQL for running the tracker with nothing installed.
 
-Used by settings when ``DATABASE_URL`` is unset. The server listens on a Unix
-socket only and keeps its data under ``var/postgres``. It is left running
-between commands so that every ``manage.py`` process (web, worker, tests)
+Used when ``DATABASE_URL`` is unset, through the database backend in
+``sanctions/embedded_backend``, which starts it on the first connection. The server
+listens on a Unix socket only and keeps its data under ``var/postgres``. It is left
+running between commands so that every ``manage.py`` process (web, worker, tests)
 shares one server; ``python -m sanctions.embedded_db stop`` stops it.
 """
 

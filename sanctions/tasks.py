@@ -59,7 +59,7 @@ LIST_MAX_BYTES = 100 * 1024 * 1024
 
 
 def list_sources() -> dict[str, tuple[str, str]]:
-    return getattr(settings, "SANCTIONS_LIST_URLS", None) or LIST_SOURCES
+    return settings.SANCTIONS_LIST_URLS or LIST_SOURCES
 
 
 @shared_task(time_limit=120, soft_time_limit=100)

@@ -142,9 +142,16 @@ TEMPLATES = [
 if os.getenv("DATABASE_URL"):
     DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"])}
 else:
-    from sanctions.embedded_db import database_settings
-
-    DATABASES = {"default": database_settings(VAR_DIR / "postgres")}
+    # The embedded server, started by the first connection (not by importing settings).
+    DATABASES = {
+        "default": {
+            "ENGINE": "sanctions.embedded_backend",
+            "NAME": "tracker",
+            "USER": "postgres",
+            "HOST": "",
+            "EMBEDDED_DATA_DIR": str(VAR_DIR / "postgres"),
+        }
+    }
 # Persistent connections: a page costs ~8x more when each request reconnects.
 DATABASES["default"]["CONN_MAX_AGE"] = envint("CONN_MAX_AGE", "600")
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -236,10 +243,12 @@ if not FETCH_TOTAL_TIMEOUT < CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMI
     )
 if CELERY_TASK_TIME_LIMIT >= CELERY_VISIBILITY_TIMEOUT:
     raise ImproperlyConfigured("CELERY_TASK_TIME_LIMIT must be below CELERY_VISIBILITY_TIMEOUT")
+# The official lists refresh_lists downloads, list name -> (format, URL); None: the
+# publishers' own (sanctions/tasks.py). For a mirror or a test server.
+SANCTIONS_LIST_URLS = None
 _CELERY_QUEUE_DIR = VAR_DIR / "celery"
 if CELERY_BROKER_URL == "filesystem://":
-    for _sub in ("queue", "processed", "control"):
-        (_CELERY_QUEUE_DIR / _sub).mkdir(parents=True, exist_ok=True)
+    # The folders are made by tracker/celery.py when a worker starts or a task is sent.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_CELERY_QUEUE_DIR / "queue"),
         "data_folder_out": str(_CELERY_QUEUE_DIR / "queue"),
