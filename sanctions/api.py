@@ -560,34 +560,8 @@ class ReadOnlyViewSet(ConditionalGetMixin, viewsets.ReadOnlyModelViewSet):
     lookup_value_regex = "[^/\x00]+"  # PostgreSQL text cannot hold NUL
 
 
-# What filters.CountryField accepts: two ASCII letters, in any case, spaces around.
-COUNTRY_PATTERN = r"^\s*[A-Za-z]{2}\s*$"
-
-_ACTION_FILTERS = [
-    OpenApiParameter("q", OpenApiTypes.STR, description="Words in the title, summary or names."),
-    OpenApiParameter("authority", OpenApiTypes.STR, description="Authority slug, e.g. us-state."),
-    OpenApiParameter(
-        "legal_basis", OpenApiTypes.STR, description="Legal basis slug, e.g. eo-13382."
-    ),
-    OpenApiParameter("program", OpenApiTypes.STR, description="Program code, e.g. NPWMD."),
-    OpenApiParameter(
-        "country",
-        OpenApiTypes.STR,
-        description="ISO 3166-1 alpha-2 code of a designated entity's country, e.g. PK.",
-        pattern=COUNTRY_PATTERN,
-    ),
-    OpenApiParameter("date_from", OpenApiTypes.DATE, description="Announced on or after."),
-    OpenApiParameter("date_to", OpenApiTypes.DATE, description="Announced on or before."),
-    OpenApiParameter(
-        "partial",
-        OpenApiTypes.BOOL,
-        description="true: actions recording fewer entities than their announcement names.",
-    ),
-]
-
-
 @extend_schema_view(
-    list=extend_schema(summary="Published actions, newest first", parameters=_ACTION_FILTERS),
+    list=extend_schema(summary="Published actions, newest first"),
     retrieve=extend_schema(summary="One published action"),
 )
 class ActionViewSet(ReadOnlyViewSet):
@@ -614,16 +588,7 @@ _AS_OF = OpenApiParameter(
 @extend_schema_view(
     list=extend_schema(
         summary="Entities named in published actions, by name",
-        parameters=[
-            OpenApiParameter("q", OpenApiTypes.STR, description="Any name or alias."),
-            OpenApiParameter(
-                "country",
-                OpenApiTypes.STR,
-                description="ISO 3166-1 alpha-2 code, e.g. PK.",
-                pattern=COUNTRY_PATTERN,
-            ),
-            _AS_OF,
-        ],
+        parameters=[_AS_OF],
     ),
     retrieve=extend_schema(
         summary="One entity",

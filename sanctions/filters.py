@@ -4,6 +4,7 @@ import django_filters
 from django import forms
 from django.conf import settings
 from django.db.models import Q
+from drf_spectacular.utils import extend_schema_field
 from followthemoney.types import registry
 
 from . import caching
@@ -38,6 +39,17 @@ class CountryField(forms.CharField):
 
 class CountryFilter(django_filters.CharFilter):
     field_class = CountryField
+
+
+# What CountryField accepts: two ASCII letters, in any case, spaces around.
+COUNTRY_PATTERN = r"^\s*[A-Za-z]{2}\s*$"
+
+
+def country_filter(*, help_text: str, **kwargs) -> CountryFilter:
+    """A CountryFilter whose API schema gives the pattern CountryField checks, so that
+    clients building requests from the schema send only what is accepted."""
+    schema = {"type": "string", "pattern": COUNTRY_PATTERN, "description": help_text}
+    return extend_schema_field(schema)(CountryFilter(help_text=help_text, **kwargs))
 
 
 class TrueFalseField(forms.CharField):
@@ -165,9 +177,20 @@ SORTS = {
 
 
 class ActionFilter(django_filters.FilterSet):
-    q = QueryFilter(method="filter_q", label="Text")
+    """The action filters: the pages, their facets (facets.py), the API (whose schema
+    reads these labels and help texts), feeds, exports and alerts all take these."""
+
+    q = QueryFilter(
+        method="filter_q",
+        label="Text",
+        help_text="Words of the title, summary, reasons or sources, or a name of an entity"
+        " concerned.",
+    )
     authority = KeyChoiceFilter(
-        queryset=Authority.objects.public(), to_field_name="slug", empty_label="Any authority"
+        queryset=Authority.objects.public(),
+        to_field_name="slug",
+        empty_label="Any authority",
+        help_text="In links and the API by slug, e.g. us-state.",
     )
     legal_basis = KeyChoiceFilter(
         field_name="legal_bases",
@@ -175,24 +198,35 @@ class ActionFilter(django_filters.FilterSet):
         to_field_name="slug",
         label="Legal basis",
         empty_label="Any legal basis",
+        help_text="In links and the API by slug, e.g. eo-13382.",
     )
     program = KeyChoiceFilter(
         field_name="programs",
         queryset=Program.objects.public(),
         to_field_name="code",
         empty_label="Any program",
+        help_text="The list program tag, e.g. NPWMD.",
     )
-    country = CountryFilter(
+    country = country_filter(
         method="filter_country",
         label="Country (ISO code)",
-        help_text="Of the program addressed or of an entity concerned.",
+        help_text="Two letters, e.g. PK: actions addressing that country's programs or"
+        " concerning one of its entities.",
     )
     kind = django_filters.ChoiceFilter(choices=ActionKind.choices, empty_label="Any kind")
     date_from = django_filters.DateFilter(
-        field_name="announced_on", lookup_expr="gte", label="From", widget=_date_widget()
+        field_name="announced_on",
+        lookup_expr="gte",
+        label="From",
+        help_text="Announced on or after (YYYY-MM-DD).",
+        widget=_date_widget(),
     )
     date_to = django_filters.DateFilter(
-        field_name="announced_on", lookup_expr="lte", label="To", widget=_date_widget()
+        field_name="announced_on",
+        lookup_expr="lte",
+        label="To",
+        help_text="Announced on or before (YYYY-MM-DD).",
+        widget=_date_widget(),
     )
     partial = TrueFalseFilter(
         method="filter_partial",
@@ -251,9 +285,13 @@ class ActionFilter(django_filters.FilterSet):
 
 
 class EntityFilter(django_filters.FilterSet):
-    q = QueryFilter(method="filter_q", label="Name")
+    q = QueryFilter(
+        method="filter_q", label="Name", help_text="Any name or alias, in any script or spelling."
+    )
     kind = django_filters.ChoiceFilter(choices=EntityKind.choices, empty_label="Any kind")
-    country = CountryFilter(method="filter_country", label="Country (ISO code)")
+    country = country_filter(
+        method="filter_country", label="Country (ISO code)", help_text="Two letters, e.g. PK."
+    )
 
     class Meta:
         model = Entity

@@ -175,3 +175,45 @@ def test_only_real_changes_are_recorded_for_the_lists(actions):
     assert latest() == before
     Action.objects.filter(pk=actions[0].pk).update(title="Renamed")
     assert latest() > before
+
+
+# A value of every action filter that the demo record answers with some actions, not all.
+EVERY_FILTER = {
+    "q": "missile",
+    "authority": "us-state",
+    "legal_basis": "eo-13382",
+    "program": "NPWMD",
+    "country": "pk ",
+    "kind": "designation",
+    "date_from": "2024-01-01",
+    "date_to": "2023-12-31",
+    "partial": "false",
+}
+
+
+def test_every_action_filter_means_the_same_on_the_page_facets_api_schema_and_feeds(
+    demo_record, client
+):
+    """filters.ActionFilter is the one definition: the list page (its in-memory index),
+    the API (its results and its schema's parameters) and the feeds' wording must each
+    know every filter it declares. A filter added there and not here fails this test."""
+    from sanctions.feeds import FILTER_WORDS
+    from sanctions.filters import LIST_OPTIONS
+
+    declared = set(ActionFilter.base_filters) - set(LIST_OPTIONS)
+    assert set(EVERY_FILTER) == declared
+    assert declared <= set(FILTER_WORDS)
+    schema = client.get("/api/schema/?format=json").json()
+    parameters = schema["paths"]["/api/v1/actions/"]["get"]["parameters"]
+    described = {p["name"] for p in parameters if p.get("description", "").strip()}
+    assert set(ActionFilter.base_filters) <= described
+
+    published = Action.objects.published()
+    for name, value in EVERY_FILTER.items():
+        query = QueryDict(f"{name}={value}")
+        wanted = list(ActionFilter(query, queryset=published.order_by("-announced_on", "-pk")).qs)
+        assert 0 < len(wanted) < published.count(), name
+        page = client.get(f"/actions/?{name}={value}&page_size=100").context["page"]
+        api = client.get(f"/api/v1/actions/?{name}={value}&page_size=100").json()["results"]
+        assert [a.pk for a in page] == [a.pk for a in wanted], name
+        assert [row["id"] for row in api] == [a.pk for a in wanted], name
