@@ -8,7 +8,7 @@ from collections import defaultdict
 from django.conf import settings
 from django.core.paginator import Paginator
 from django.db import DatabaseError, connection
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -16,19 +16,14 @@ from django.utils.cache import patch_cache_control
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_safe
-from pghistory.models import MiddlewareEvents
 
-from . import alerts, caching, charts, citations, tasks
+from . import alerts, caching, citations, pages, tasks
 from .accounts import needs_second_factor
 from .facets import ActionListing
 from .filters import ActionFilter, EntityFilter
 from .links import absolute_url
 from .models import (
-    EDITOR_ONLY_FIELDS,
-    LIFTING_KINDS,
-    LISTING_KINDS,
     Action,
-    AliasKind,
     Article,
     Authority,
     Coverage,
@@ -36,11 +31,9 @@ from .models import (
     Designation,
     Entity,
     ListName,
-    Script,
     Snapshot,
     Subscription,
     count_of,
-    detect_script,
     status_date,
 )
 from .search import (
@@ -189,13 +182,6 @@ def entity_list(request):
     )
 
 
-# Timeline colours: listings red, removals green, everything else blue.
-_KIND_COLOURS = {
-    **dict.fromkeys(LISTING_KINDS, "#D55E00"),
-    **dict.fromkeys(LIFTING_KINDS, "#009E73"),
-}
-
-
 def _as_of(request) -> tuple[datetime.date, str]:
     """The date of ?as_of=YYYY-MM-DD, or today; with an error message for a bad value."""
     value = request.GET.get("as_of", "")
@@ -218,78 +204,16 @@ def entity_detail(request, pk):
         patch_cache_control(moved, no_cache=True)
         return moved
     as_of, as_of_error = _as_of(request)
-    designations = list(
-        entity.designations.published()
-        .select_related("action__authority")
-        .prefetch_related("action__legal_bases", "action__other_authorities")
-        .order_by("action__announced_on", "action__pk")
-    )
-    relations = list(entity.public_relations().select_related("subject", "object"))
-    articles = (
-        entity.public_articles([d.action_id for d in designations])
-        .select_related("outlet")
-        .prefetch_related("snapshots")
-    )
-    aliases_by_script = defaultdict(list)
-    for alias in entity.aliases.all():
-        aliases_by_script[alias.get_script_display() or "Unknown script"].append(alias)
-    articles = list(articles)
-    events = [
-        (
-            d.action.announced_on,
-            0,
-            _KIND_COLOURS.get(d.action.kind, "#0072B2"),
-            f"{d.action.announced_on:%Y-%m-%d} {d.action.get_kind_display()}: {d.action.title}",
-            d.action.get_absolute_url(),
-        )
-        for d in designations
-    ]
-    events += [
-        (a.published_on, 1, "#5b6675", a.headline, a.url) for a in articles if a.published_on
-    ]
-    neighbours = [
-        (r.object.name, r.object.get_absolute_url(), f"this entity is {r.get_kind_display()} it")
-        if r.subject_id == entity.pk
-        else (r.subject.name, r.subject.get_absolute_url(), f"{r.get_kind_display()} this entity")
-        for r in relations
-    ]
     return render(
         request,
         "sanctions/entity_detail.html",
         {
-            "entity": entity,
+            **pages.entity_page(entity, as_of),
+            "as_of_error": as_of_error,
             "citation_tags": citations.meta_tags(entity, url=_permalink(request, entity)),
             "permalink": _permalink(request, entity),
-            "designations": designations,
-            "as_of": as_of,
-            "as_of_error": as_of_error,
-            "status": entity.status_on(as_of, designations),
-            "timeline": charts.timeline(events),
-            "network": charts.network((entity.name, entity.get_absolute_url()), neighbours),
-            "relations": relations,
-            "articles": articles,
-            "aliases_by_script": sorted(aliases_by_script.items()),
-            "names_as_written": names_as_written(entity.aliases.all()),
         },
     )
-
-
-# BCP 47 script subtags: where an alias's language is not recorded, `lang` still
-# tells browsers and screen readers its script ("und-Hani": some language, in Han).
-_SCRIPT_TAGS = {Script.CYRILLIC, Script.ARABIC, Script.HAN, Script.HANGUL}
-
-
-def names_as_written(aliases) -> list[tuple[str, str]]:
-    """(name, lang) of an entity's names in a script other than Latin, its names in the
-    original script first, weak aliases left out: shown by its title, as written."""
-    written = []
-    for alias in aliases:
-        script = alias.script or detect_script(alias.name)
-        if script == Script.LATIN or alias.kind == AliasKind.WEAK:
-            continue
-        lang = alias.language or (f"und-{script}" if script in _SCRIPT_TAGS else "")
-        written.append((alias.kind != AliasKind.ORIGINAL, alias.name, lang))
-    return [(name, lang) for _, name, lang in sorted(written, key=lambda row: row[0])]
 
 
 @require_safe
@@ -375,55 +299,20 @@ def entity_cite(request, pk, fmt):
     return _cite(request, get_object_or_404(Entity.objects.visible(), pk=pk), fmt)
 
 
-def _history(request, obj, public_events: Q):
-    events = (
-        MiddlewareEvents.objects.references(obj)
-        .filter(public_events)
-        .order_by("-pgh_created_at", "-pgh_id")
-        .only("pgh_created_at", "pgh_label", "pgh_obj_model", "pgh_diff", "pgh_context")[:500]
-    )
-    shown = []
-    for event in events:
-        if event.pgh_diff:
-            # Editors' own notes are theirs: a change to them alone (with the save's
-            # new updated_at) is not shown.
-            event.pgh_diff = {
-                field: change
-                for field, change in event.pgh_diff.items()
-                if field not in EDITOR_ONLY_FIELDS
-            }
-            if event.pgh_diff.keys() <= {"updated_at"}:
-                continue
-        shown.append(event)
-    return render(request, "sanctions/history.html", {"object": obj, "events": shown})
+def _history(request, record):
+    events = pages.public_history(record)
+    return render(request, "sanctions/history.html", {"object": record, "events": events})
 
 
 @require_safe
 def action_history(request, pk):
     """Every recorded change to a published action and its parts; editors stay anonymous."""
-    action = get_object_or_404(Action.objects.published(), pk=pk)
-    # Fetch jobs and suggestions also point at actions, but are editors' working notes.
-    parts = ["sanctions.Action", "sanctions.Designation", "sanctions.Source", "sanctions.Coverage"]
-    return _history(request, action, Q(pgh_obj_model__in=parts))
+    return _history(request, get_object_or_404(Action.objects.published(), pk=pk))
 
 
 @require_safe
 def entity_history(request, pk):
-    entity = get_object_or_404(Entity.objects.visible(), pk=pk)
-    published_actions = list(entity.designations.published().values_list("action_id", flat=True))
-    relations = entity.public_relations().values_list("subject_id", "object_id")
-    visible_others = {pk for pair in relations for pk in pair} - {entity.pk}
-    public = (
-        Q(pgh_obj_model__in=["sanctions.Entity", "sanctions.Alias", "sanctions.Identifier"])
-        # Designations in drafts, and links to entities known only from drafts, stay hidden.
-        | Q(pgh_obj_model="sanctions.Designation", pgh_data__action_id__in=published_actions)
-        | Q(
-            pgh_obj_model="sanctions.Relation",
-            pgh_data__subject_id__in=[entity.pk, *visible_others],
-            pgh_data__object_id__in=[entity.pk, *visible_others],
-        )
-    )
-    return _history(request, entity, public)
+    return _history(request, get_object_or_404(Entity.objects.visible(), pk=pk))
 
 
 @require_safe
