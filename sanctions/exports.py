@@ -41,7 +41,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.http import http_date, quote_etag
 from django.views.decorators.http import require_safe
 
-from . import api, ftm, record
+from . import api, ftm_mapping, record
 from .filters import ActionFilter, EntityFilter, strict_filterset
 from .links import site_root
 from .models import (
@@ -73,12 +73,6 @@ ALWAYS_QUOTED = ("\t", "\r", "\0", "'")
 # The spaces a spreadsheet skips before a formula (the same set in SQL below).
 LEADING_SPACE = " \t\n\r\x0b\x0c\u00a0\u3000"
 LIST_SEPARATOR = "; "
-
-
-def neutralise(value: str) -> str:
-    """The text of a CSV cell, made inert for spreadsheets."""
-    formula = value.lstrip(LEADING_SPACE).startswith(FORMULA_TRIGGERS)
-    return "'" + value if formula or value.startswith(ALWAYS_QUOTED) else value
 
 
 def _chunks(rows: Iterable, size: int = CHUNK_SIZE) -> Iterator[list]:
@@ -195,7 +189,7 @@ def entity_chunks(entities: QuerySet) -> Iterator[list[dict]]:
 # CSV files, written by PostgreSQL itself: COPY (SELECT ...) TO STDOUT (FORMAT csv) quotes
 # as RFC 4180 wants and sends one message per row, so Python only turns the line ends
 # into CRLF. Each column is (name, SQL expression, meaning); text that a spreadsheet
-# could run is neutralised in the query, as neutralise() would.
+# could run is neutralised in the query (_text).
 
 
 def _sql_escapes(chars) -> str:
@@ -213,6 +207,7 @@ _SQL_SPACE = f"U&'{_sql_escapes(LEADING_SPACE)}'"
 
 
 def _text(expression: str) -> str:
+    """The text of a CSV cell, made inert for spreadsheets: the SQL of the cell."""
     return (
         f"CASE WHEN left({expression}, 1) IN ({_SQL_ALWAYS})"
         f" OR left(ltrim({expression}, {_SQL_SPACE}), 1) IN ({_SQL_TRIGGERS})"
@@ -388,7 +383,7 @@ def actions_json(actions: QuerySet) -> Iterator[tuple[bytes, int]]:
     yield ("[]\n" if not count else "\n]\n").encode(), 0
 
 
-# ftm.jsonl: FollowTheMoney entities, one a line (the mapping is in ftm.py)
+# ftm.jsonl: FollowTheMoney entities, one a line (the mapping is in ftm_mapping.py)
 
 
 def ftm_records(actions: QuerySet) -> Iterator[list[dict]]:
@@ -402,7 +397,7 @@ def ftm_records(actions: QuerySet) -> Iterator[list[dict]]:
         Exists(Designation.objects.filter(entity=OuterRef("pk"), action__in=selected))
     )
     for chunk in entity_chunks(entities):
-        yield [record for entity in chunk for record in ftm.entity_records(entity)]
+        yield [record for entity in chunk for record in ftm_mapping.entity_records(entity)]
 
     relations = (
         Relation.objects.filter(subject__in=entities, object__in=entities)
@@ -418,14 +413,16 @@ def ftm_records(actions: QuerySet) -> Iterator[list[dict]]:
     )
     for chunk in _chunks(relations.iterator(chunk_size=CHUNK_SIZE)):
         yield [
-            ftm.relation_record(ftm.entity_id(s, s_ref), ftm.entity_id(o, o_ref), kind, text)
+            ftm_mapping.relation_record(
+                ftm_mapping.entity_id(s, s_ref), ftm_mapping.entity_id(o, o_ref), kind, text
+            )
             for s, s_ref, o, o_ref, kind, text in chunk
         ]
 
     for chunk in action_chunks(actions):
         periods = listing_periods({d[0] for action in chunk for d in action["designations"]})
         yield [
-            ftm.sanction_record(action, designation, periods.get(designation[-1]))
+            ftm_mapping.sanction_record(action, designation, periods.get(designation[-1]))
             for action in chunk
             for designation in action["designations"]
         ]
@@ -461,14 +458,16 @@ def ftm_records(actions: QuerySet) -> Iterator[list[dict]]:
     for chunk in _chunks(rows.iterator(chunk_size=CHUNK_SIZE)):
         records = []
         for article in chunk:
-            id = ftm.article_id(article["url"])
-            records.append(ftm.article_record(article))
+            id = ftm_mapping.article_id(article["url"])
+            records.append(ftm_mapping.article_record(article))
             for action, reference, relation, entity, entity_ref in covered.take(article["pk"]):
-                key = ftm.action_key(action, reference)
-                entity = ftm.entity_id(entity, entity_ref)
-                records.append(ftm.coverage_record(id, entity, relation, key))
+                key = ftm_mapping.action_key(action, reference)
+                entity = ftm_mapping.entity_id(entity, entity_ref)
+                records.append(ftm_mapping.coverage_record(id, entity, relation, key))
             for entity, entity_ref in mentioned.take(article["pk"]):
-                records.append(ftm.mention_record(id, ftm.entity_id(entity, entity_ref)))
+                records.append(
+                    ftm_mapping.mention_record(id, ftm_mapping.entity_id(entity, entity_ref))
+                )
         yield records
 
 

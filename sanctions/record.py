@@ -20,7 +20,7 @@ from collections.abc import Iterator
 
 from django.db.models import Prefetch, QuerySet
 
-from .ftm import action_key, entity_id
+from .ftm_mapping import action_key, entity_id
 from .models import (
     Alias,
     Article,

