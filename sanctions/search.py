@@ -160,6 +160,19 @@ def index_names(*, entity_ids: Iterable[int] | None = None, chunk_size: int = 50
 
 
 def _index_chunk(entity_ids: list[int]) -> int:
+    stale, new = _differences(entity_ids)
+    words = {word for name in new for word in name.key.split()}
+    with transaction.atomic():
+        EntityName.objects.filter(pk__in=stale).delete()
+        EntityName.objects.bulk_create(new, batch_size=2000)
+        NameWord.objects.bulk_create(
+            [NameWord(word=word) for word in sorted(words)], batch_size=2000, ignore_conflicts=True
+        )
+    return len(stale) + len(new)
+
+
+def _differences(entity_ids: list[int]) -> tuple[list[int], list[EntityName]]:
+    """The search names of these entities that are wrong (ids) and those missing."""
     # A merged entity is found by its name as an alias of the one it was merged into.
     entities = Entity.objects.filter(pk__in=entity_ids, merged_into__isnull=True)
     wanted: dict[tuple[int, str], tuple[str, bool]] = {}
@@ -181,14 +194,16 @@ def _index_chunk(entity_ids: list[int]) -> int:
         for (entity_id, name), (key, is_primary) in wanted.items()
         if existing.get((entity_id, name), (None,))[1:] != (key, is_primary)
     ]
-    words = {word for name in new for word in name.key.split()}
-    with transaction.atomic():
-        EntityName.objects.filter(pk__in=stale).delete()
-        EntityName.objects.bulk_create(new, batch_size=2000)
-        NameWord.objects.bulk_create(
-            [NameWord(word=word) for word in sorted(words)], batch_size=2000, ignore_conflicts=True
-        )
-    return len(stale) + len(new)
+    return stale, new
+
+
+def stale_names() -> list[int]:
+    """The entities whose search names are not what index_names() would make of their
+    names and aliases: every writer of names must index them. For tests and checks, as
+    it reads every name."""
+    stale, new = _differences(list(Entity.objects.values_list("pk", flat=True)))
+    wrong = EntityName.objects.filter(pk__in=stale).values_list("entity_id", flat=True)
+    return sorted({*wrong, *(name.entity_id for name in new)})
 
 
 def _splits(word: str) -> list[tuple[str, str]]:
