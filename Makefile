@@ -6,16 +6,24 @@ MANAGE := $(BIN)/python manage.py
 PORT ?= 8000
 export PORT
 
-.PHONY: run test lint bench install clean-db
+.PHONY: run test lint bench install clean-db lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-# Reinstall only when the pinned requirements change.
-$(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
-	$(BIN)/pip install --quiet -r requirements-dev.txt
+# Reinstall only when the locked requirements change. The lock files pin every package
+# (dependencies' dependencies too), so two installs a month apart are the same.
+$(VENV)/.installed: requirements-dev.lock | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.lock
 	touch $@
+
+# After editing requirements*.txt: resolve them again into the lock files.
+lock: | $(BIN)/python
+	$(BIN)/pip install --quiet uv
+	$(BIN)/uv pip compile --quiet --python-version 3.11 requirements.txt -o requirements.lock
+	$(BIN)/uv pip compile --quiet --python-version 3.11 requirements-dev.txt \
+		--constraint requirements.lock -o requirements-dev.lock
 
 install: $(VENV)/.installed
 
