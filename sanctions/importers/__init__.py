@@ -1,7 +1,8 @@
 """Importers of official sanctions lists, one module per file format.
 
 `ofac_csv`, `ofac_xml` and `un_xml` read a file into `lists.Entry` records; `lists` stores
-them as an ImportRun, compares the run with the list's previous one and proposes actions.
+them as an ImportRun and compares the run with the list's previous one; `proposals`
+drafts actions from the changes.
 `ftm` imports FollowTheMoney entities. `python manage.py import_list FORMAT FILE...` runs
 any of them.
 """
