@@ -17,7 +17,7 @@ import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -26,17 +26,8 @@ from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from .fetching import (
-    PDF_TYPE,
-    Extracted,
-    FetchError,
-    FetchRefused,
-    FetchResult,
-    check_url,
-    extract_article,
-    extract_pdf,
-    fetch,
-)
+from .extraction import Extracted, extract_article, extract_pdf
+from .fetching import PDF_TYPE, FetchError, FetchRefused, FetchResult, canonical_url, fetch
 from .models import (
     LINK_STATUS_FIELDS,
     Action,
@@ -60,8 +51,6 @@ from .search import name_key
 
 # Query parameters that only say where a click came from; two URLs differing in them
 # are the same article.
-TRACKING_PARAMETERS = frozenset({"fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid"})
-TRACKING_PREFIXES = ("utm_",)
 # Actions within this many days of an article's date are suggested for it.
 SUGGESTION_WINDOW_DAYS = 30
 # Name keys shorter than this ("ac", "iri") match too much ordinary text to suggest.
@@ -75,31 +64,6 @@ class ExtractionFailed(Exception):
 
 
 # URLs
-
-
-def normalize_url(url: str) -> str:
-    """The URL that identifies a page: scheme and host lower-case, default port, fragment
-    and tracking parameters dropped; the path, trailing slash included, kept as it is."""
-    parts = urlsplit(url.strip())
-    scheme = parts.scheme.lower()
-    host = parts.hostname or ""
-    with contextlib.suppress(UnicodeError):  # left as it is, for check_url to refuse
-        host = host.encode("idna").decode("ascii")
-    if ":" in host:
-        host = f"[{host}]"
-    port = parts.port
-    netloc = host if port in (None, {"http": 80, "https": 443}.get(scheme)) else f"{host}:{port}"
-    if parts.username is not None:
-        netloc = parts.netloc.rpartition("@")[0] + "@" + netloc
-    query = "&".join(
-        pair for pair in parts.query.split("&") if pair and not _is_tracking(pair.split("=")[0])
-    )
-    return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
-
-
-def _is_tracking(name: str) -> bool:
-    name = name.lower()
-    return name in TRACKING_PARAMETERS or name.startswith(TRACKING_PREFIXES)
 
 
 # Pasting URLs
@@ -130,7 +94,7 @@ def read_pasted(lines: Iterable[str]) -> tuple[dict[str, str], list[tuple[int, s
         try:
             # The URL as fetch_article will fetch it, so that a URL check_url escapes
             # ("ü" in the path) and its escaped form make one job.
-            normalized = normalize_url(check_url(url))
+            normalized = canonical_url(url)
         except FetchRefused as exc:
             errors.append((number, line, in_words(exc)))
             continue
@@ -229,7 +193,7 @@ def fetch_article(
     finds the article by its URL and adds nothing. `job`, if given, is marked done in
     the same transaction.
     """
-    result = fetch(normalize_url(check_url(url)))
+    result = fetch(canonical_url(url))
     try:
         extracted = extract_article(result.body, url=result.final_url)
     except ValueError as exc:
@@ -249,10 +213,11 @@ def article_urls(*, result: FetchResult, extracted: Extracted) -> list[str]:
     """
     urls = []
     canonical = extracted.canonical_url
-    with contextlib.suppress(ValueError):  # a malformed canonical URL is no canonical
+    # A malformed canonical URL, or one the fetcher would refuse, is no canonical.
+    with contextlib.suppress(ValueError, FetchRefused):
         if canonical and site_of(canonical) == site_of(result.final_url):
-            urls.append(normalize_url(canonical))
-    urls += [normalize_url(result.final_url), normalize_url(result.url)]
+            urls.append(canonical_url(canonical))
+    urls += [canonical_url(result.final_url), canonical_url(result.url)]
     return list(dict.fromkeys(urls))
 
 

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from .coverage import entities_named_in
-from .fetching import extract_article, extract_pdf
+from .extraction import extract_article, extract_pdf
 from .models import (
     Action,
     ActionKind,

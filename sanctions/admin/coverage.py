@@ -14,7 +14,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 
 from .. import coverage, tasks
-from ..fetching import FetchRefused, check_url
+from ..fetching import FetchRefused, canonical_url
 from ..models import (
     Action,
     ActionStatus,
@@ -150,7 +150,7 @@ class UploadForm(forms.Form):
 
     def clean_url(self):
         try:
-            return coverage.normalize_url(check_url(self.cleaned_data["url"]))
+            return canonical_url(self.cleaned_data["url"])
         except FetchRefused as exc:
             raise ValidationError(coverage.in_words(exc)) from exc
 

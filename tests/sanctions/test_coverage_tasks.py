@@ -9,6 +9,7 @@ from django.conf import settings as django_settings
 from django.utils import timezone
 
 from sanctions import coverage, tasks
+from sanctions.fetching import canonical_url
 from sanctions.models import Article, FetchJob, FetchStatus, Snapshot, Source
 from tests.sanctions.factories import make_action, make_entity, make_source
 from tests.sanctions.newsserver import Page, article_html
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.django_db
 
 def make_job(url, action=None, **fields) -> FetchJob:
     return FetchJob.objects.create(
-        url=url, normalized_url=coverage.normalize_url(url), action=action, **fields
+        url=url, normalized_url=canonical_url(url), action=action, **fields
     )
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import lxml.html
 import pytest
 
-from sanctions.fetching import Extracted, extract_article
+from sanctions.extraction import Extracted, extract_article
 
 ARTICLES = Path(__file__).resolve().parents[3] / "shared" / "data" / "articles"
 
