@@ -17,7 +17,6 @@ hold only published actions. A malformed line stops the import, which then store
 nothing, with an error naming the line.
 """
 
-import datetime
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,7 +30,7 @@ from followthemoney.exc import InvalidData
 from rigour.langs import iso_639_alpha2
 
 from sanctions import ftm_mapping
-from sanctions.importers.lists import ListFormatError, progress_bar
+from sanctions.importers.lists import ListFormatError, iso_date, progress_bar
 from sanctions.models import (
     LIST_NUMBER_SCHEMES,
     Action,
@@ -220,7 +219,7 @@ class _Importer:
             url=url,
             headline=(proxy.first("title") or proxy.first("name") or url)[:500],
             outlet=Outlet.objects.get_or_create(name=publisher[:200])[0] if publisher else None,
-            published_on=_date(proxy.first("publishedAt")),
+            published_on=iso_date(proxy.first("publishedAt")),
             author=(proxy.first("author") or "")[:300],
             language=(iso_639_alpha2(language) or language)[:10] if language else "",
             excerpt="\n\n".join(proxy.get("summary") or proxy.get("description")),
@@ -247,7 +246,7 @@ class _Importer:
         entity = self._entity(line, proxy, "entity")
         authority_name = proxy.first("authority")
         announced_on = next(
-            filter(None, (_date(proxy.first(p)) for p in ("listingDate", "startDate", "date"))),
+            filter(None, (iso_date(proxy.first(p)) for p in ("listingDate", "startDate", "date"))),
             None,
         )
         if entity is None or not authority_name or announced_on is None:
@@ -283,7 +282,7 @@ class _Importer:
             "role": role,
             # A listing's endDate is when it stopped: its scheduled end, or the status
             # derived from later actions; either way it is not in force from that day.
-            "ends_on": _date(proxy.first("endDate")) if role == DesignationRole.LISTED else None,
+            "ends_on": iso_date(proxy.first("endDate")) if role == DesignationRole.LISTED else None,
             "name_as_listed": proxy.first("namesMentioned") or "",
             "reason": "\n\n".join(proxy.get("reason")),
             "measures": "; ".join(
@@ -334,9 +333,9 @@ class _Importer:
             published_at=timezone.now(),
             authority=authority,
             announced_on=announced_on,
-            effective_on=_date(proxy.first("startDate")),
+            effective_on=iso_date(proxy.first("startDate")),
             # Without a listingDate, `date` is the announcement's (see sanctions.ftm_mapping).
-            gazetted_on=_date(proxy.first("date")) if proxy.has("listingDate") else None,
+            gazetted_on=iso_date(proxy.first("date")) if proxy.has("listingDate") else None,
             document_numbers=[n for n in proxy.get("authorityId") if len(n) <= 100],
         )
         action.programs.set(programs)
@@ -444,14 +443,6 @@ def _countries(proxy) -> list[str]:
 def _reference(id: str) -> str:
     """The reference that holds an FtM id: the id itself unless it is too long."""
     return id if len(id) <= 100 else ftm_mapping.make_id("ref", id)
-
-
-def _date(value: str | None) -> datetime.date | None:
-    """A full date from an FtM date (which may be partial, or a date-time)."""
-    try:
-        return datetime.date.fromisoformat(value[:10]) if value and len(value) >= 10 else None
-    except ValueError:
-        return None
 
 
 def _legal_basis(name: str) -> LegalBasis:

@@ -134,6 +134,15 @@ def match_key(name: str, kind: str) -> str:
     return _sorted_words(key) if kind == EntityKind.PERSON else key
 
 
+def iso_date(value: str | None) -> datetime.date | None:
+    """The full date an ISO 8601 date or date-time begins with ("2024-12-18",
+    "2024-12-18T09:30:00Z"); None for a partial date ("2024-12"), nothing, or no date."""
+    try:
+        return datetime.date.fromisoformat(value[:10]) if value and len(value) >= 10 else None
+    except ValueError:
+        return None
+
+
 def _sorted_words(key: str) -> str:
     return " ".join(sorted(key.split()))
 

@@ -20,6 +20,7 @@ from .lists import (
     ListFormatError,
     country_code,
     import_entries,
+    iso_date,
     organisation_kind,
     progress_bar,
 )
@@ -63,20 +64,13 @@ def read(path: Path, header: Header, *, progress: bool = False) -> Iterator[Entr
             if event == "start":
                 if element.tag != "CONSOLIDATED_LIST":
                     raise ListFormatError(f"{path.name} is not a UN CONSOLIDATED_LIST")
-                header.published_on = _date(element.get("dateGenerated", ""))
+                header.published_on = iso_date(element.get("dateGenerated", ""))
             else:
                 yield _entry(element)
 
 
 def _texts(element, path: str) -> list[str]:
     return [" ".join(e.text.split()) for e in element.iterfind(path) if e.text and e.text.strip()]
-
-
-def _date(value: str) -> datetime.date | None:
-    try:
-        return datetime.date.fromisoformat(value[:10])
-    except ValueError:
-        return None
 
 
 def _entry(element) -> Entry:
@@ -112,5 +106,5 @@ def _entry(element) -> Entry:
         aliases=aliases,
         identifiers=identifiers,
         countries=[code for code in map(country_code, countries) if code],
-        listed_on=_date(text(element, "LISTED_ON")),
+        listed_on=iso_date(text(element, "LISTED_ON")),
     )

@@ -830,3 +830,18 @@ def test_an_import_killed_mid_run_is_marked_failed_by_the_next_one(tmp_path):
     assert ImportRun.objects.completed().count() == 1
     # Nothing of the killed run was kept.
     assert ListEntry.objects.count() == len(entries_of(OFAC / "sdn_2023-10-18_slice.csv"))
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2024-12-18", datetime.date(2024, 12, 18)),
+        ("2024-12-18T09:30:00.123Z", datetime.date(2024, 12, 18)),
+        ("2024-12", None),  # a partial date is no full date
+        ("2024-13-01", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_iso_date_reads_the_full_date_a_value_begins_with(value, expected):
+    assert lists.iso_date(value) == expected
