@@ -147,6 +147,7 @@ def test_an_editor_can_enter_an_announcement_with_an_entity_inline(client):
 def test_adding_an_entity_close_to_an_existing_name_or_alias_warns(client):
     existing = make_entity(name="Akhtar and Sons Private Limited")
     Alias.objects.create(entity=existing, name="AKHTAR AND SONS PVT LTD.")
+    index_names(entity_ids=[existing.pk])
     client.force_login(make_staff("erin", "editor"))
     data = {
         "name": "Akhtar & Sons Pvt Ltd",
