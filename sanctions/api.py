@@ -576,8 +576,10 @@ class ActionViewSet(ReadOnlyViewSet):
     def list(self, request, *args, **kwargs):
         # Read as values (action_rows.py): the same answer as the serializer's, without
         # a model instance for each of a page's 2,600 records.
-        page = self.paginate_queryset(action_columns(self.filter_queryset(self.get_queryset())))
-        return self.get_paginated_response(action_rows(page, self.get_serializer()))
+        serializer = self.get_serializer()
+        actions = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(action_columns(actions, serializer))
+        return self.get_paginated_response(action_rows(page, serializer))
 
 
 _AS_OF = OpenApiParameter(
