@@ -335,7 +335,7 @@ def report_index_rebuild() -> None:
 
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.perf_counter()
-    index = ActionIndex(version=None)
+    index = ActionIndex.read(version=None)
     elapsed = time.perf_counter() - started
     grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
     print(
