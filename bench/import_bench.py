@@ -55,7 +55,7 @@ def import_file(path: Path):
     from sanctions.importers import ofac_csv
 
     started = time.perf_counter()
-    run = ofac_csv.import_csv([path], progress=False)
+    run = ofac_csv.import_run([path], progress=False)
     seconds = time.perf_counter() - started
     phases = ", ".join(f"{phase} {t:.2f}s" for phase, t in run.timings.items())
     print(

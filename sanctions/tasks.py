@@ -14,12 +14,11 @@ from zoneinfo import ZoneInfo
 
 from celery import shared_task
 from celery.signals import worker_ready
-from django.conf import settings
 from django.utils import timezone
 
 from sanctions import alerts, coverage, exports
 from sanctions.fetching import FetchError, fetch
-from sanctions.importers import IMPORTERS, LIST_FORMATS, ofac_csv
+from sanctions.importers import LIST_FORMATS, import_list, list_urls
 from sanctions.importers.lists import ImportFailed
 from sanctions.models import (
     AlertFrequency,
@@ -32,22 +31,6 @@ from sanctions.models import (
 
 logger = logging.getLogger(__name__)
 
-# The official lists `refresh_lists` follows: list -> (format, URL), as OFAC and the UN
-# publish them. settings.SANCTIONS_LIST_URLS, if set, replaces this table.
-LIST_SOURCES = {
-    ListName.OFAC_SDN: (
-        "ofac-sdn-csv",
-        "https://sanctionslistservice.ofac.treas.gov/api/PublicationPreview/exports/SDN.CSV",
-    ),
-    ListName.OFAC_CONSOLIDATED: (
-        "ofac-xml",
-        "https://sanctionslistservice.ofac.treas.gov/api/PublicationPreview/exports/CONSOLIDATED.XML",
-    ),
-    ListName.UN_CONSOLIDATED: (
-        "un-xml",
-        "https://scsanctions.un.org/resources/xml/en/consolidated.xml",
-    ),
-}
 # Where each list is published: a download's Last-Modified is dated in this zone.
 LIST_TIME_ZONES = {
     ListName.OFAC_SDN: "America/New_York",
@@ -58,14 +41,10 @@ LIST_TIME_ZONES = {
 LIST_MAX_BYTES = 100 * 1024 * 1024
 
 
-def list_sources() -> dict[str, tuple[str, str]]:
-    return settings.SANCTIONS_LIST_URLS or LIST_SOURCES
-
-
 @shared_task(time_limit=120, soft_time_limit=100)
 def refresh_lists() -> list[str]:
     """Periodic: queue a download of each configured list."""
-    names = list(list_sources())
+    names = list(list_urls())
     for name in names:
         import_list_url.delay(name)
     return names
@@ -77,12 +56,11 @@ def import_list_url(self, list_name: str) -> dict:
 
     A redelivered task finds the file already imported and stops, so it does no harm.
     """
-    format, url = list_sources()[list_name]
+    format, url = list_urls()[list_name]
     if format not in LIST_FORMATS:
         raise ValueError(
             f"list {list_name}: unknown format {format!r} (known: {', '.join(LIST_FORMATS)})"
         )
-    importer = IMPORTERS[format]
     try:
         result = fetch(url, allow_data=True, max_bytes=LIST_MAX_BYTES)
     except FetchError as exc:
@@ -94,28 +72,27 @@ def import_list_url(self, list_name: str) -> dict:
     if last is not None and last.sha256 == result.sha256:
         return {"list": list_name, "fetched": True, "changed": False, "run": last.pk}
     published_on = last_modified_date(result.headers, list_name)
-    if published_on is None and format == ofac_csv.FORMAT:
-        reason = "the CSV file states no date and the server sent no Last-Modified"
-        logger.warning("list %s from %s not imported: %s", list_name, url, reason)
-        return {"list": list_name, "fetched": True, "changed": True, "reason": reason}
     with tempfile.TemporaryDirectory() as folder:
         # A name without a date: the file's own date, else published_on, dates the run.
         path = Path(folder) / f"{list_name}.{format[-3:]}"
         path.write_bytes(result.body)
-        options = {
-            "force": False,
-            "progress": False,
-            "source_url": url,
-            "published_on": published_on,
-        }
-        if format.startswith("ofac"):  # the UN importer knows its one list
-            options["list_name"] = list_name
         try:
-            run = importer([path] if format == ofac_csv.FORMAT else path, **options)
+            run = import_list(
+                format,
+                [path],
+                list_name=list_name,
+                published_on=published_on,
+                force=False,
+                progress=False,
+                source_url=url,
+            )
         except ImportFailed as exc:
             if getattr(exc, "run", None) is None:  # refused before a run was recorded
-                logger.warning("list %s from %s not imported: %s", list_name, url, exc)
-                return {"list": list_name, "fetched": True, "changed": True, "reason": str(exc)}
+                reason = str(exc)
+                if published_on is None:
+                    reason += " (and the server sent no Last-Modified to date it by)"
+                logger.warning("list %s from %s not imported: %s", list_name, url, reason)
+                return {"list": list_name, "fetched": True, "changed": True, "reason": reason}
             run = exc.run  # recorded as a failed run, with the reason, for editors
     return {
         "list": list_name,

@@ -244,7 +244,7 @@ if not FETCH_TOTAL_TIMEOUT < CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMI
 if CELERY_TASK_TIME_LIMIT >= CELERY_VISIBILITY_TIMEOUT:
     raise ImproperlyConfigured("CELERY_TASK_TIME_LIMIT must be below CELERY_VISIBILITY_TIMEOUT")
 # The official lists refresh_lists downloads, list name -> (format, URL); None: the
-# publishers' own (sanctions/tasks.py). For a mirror or a test server.
+# publishers' own (each list format's URLS, sanctions/importers/). For a mirror or a test server.
 SANCTIONS_LIST_URLS = None
 _CELERY_QUEUE_DIR = VAR_DIR / "celery"
 if CELERY_BROKER_URL == "filesystem://":

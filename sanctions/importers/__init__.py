@@ -1,25 +1,51 @@
-"""Importers of official sanctions lists, one module per file format.
+"""Importers of official sanctions lists, one module per file format, and of other files.
 
-`ofac_csv`, `ofac_xml` and `un_xml` read a file into `lists.Entry` records; `lists` stores
-them as an ImportRun and compares the run with the list's previous one; `proposals`
-drafts actions from the changes.
-`ftm` imports FollowTheMoney entities. `python manage.py import_list FORMAT FILE...` runs
-any of them.
+The list formats (`ofac_csv`, `ofac_xml`, `un_xml`) read a file into `lists.Entry`
+records; `lists` stores them as an ImportRun and compares the run with the list's
+previous one; `proposals` drafts actions from the changes. Each list format module has
+the same small interface, and `import_list()` is the one way in:
+
+- ``FORMAT``: its name (the command's FORMAT, ImportRun.format);
+- ``MANY_FILES``: whether one import takes several files (OFAC's sdn.csv, add.csv, alt.csv);
+- ``URLS``: {list name: URL} of the lists published in it, which `refresh_lists` downloads;
+- ``import_run(paths, *, list_name=None, published_on=None, force=False, progress=True,
+  source_url="")``: the ImportRun, or ImportFailed saying why not.
+
+`ftm` imports FollowTheMoney entities, and a record.json (a copy of a public record) is
+read as the demo is: `python manage.py import_list FORMAT FILE...` runs any of them.
 """
 
+from pathlib import Path
+
+from django.conf import settings
+
 from sanctions import demo, record
+from sanctions.models import ImportRun
 
 from . import ftm, ofac_csv, ofac_xml, un_xml
+from .lists import ImportRefused
 
-# FORMAT -> import function. The official lists' importers take the file (ofac-sdn-csv:
-# a list of files) and return an ImportRun; ftm's takes a file and returns counts;
-# record-json (a copy of a public record, /exports/record.json) is read as the demo is.
-IMPORTERS = {
-    ofac_csv.FORMAT: ofac_csv.import_csv,
-    ofac_xml.FORMAT: ofac_xml.import_xml,
-    un_xml.FORMAT: un_xml.import_xml,
-    "ftm": ftm.import_ftm,
-    record.FORMAT: demo.load_demo,
-}
-# The formats of official lists, which `sanctions.tasks.import_list_url` can import.
-LIST_FORMATS = (ofac_csv.FORMAT, ofac_xml.FORMAT, un_xml.FORMAT)
+LIST_FORMATS = {module.FORMAT: module for module in (ofac_csv, ofac_xml, un_xml)}
+# Other imports, of whole records rather than of a list: FORMAT -> import function.
+RECORD_FORMATS = {"ftm": ftm.import_ftm, record.FORMAT: demo.load_demo}
+
+
+def import_list(format: str, paths: list[Path], **options) -> ImportRun:
+    """Import an official list's file(s) in `format`: stored as a run, compared with the
+    list's previous run, actions proposed. `options` are import_run()'s."""
+    module = LIST_FORMATS[format]
+    if len(paths) != 1 and not module.MANY_FILES:
+        raise ImportRefused(f"{format} takes one file")
+    return module.import_run(list(paths), **options)
+
+
+def list_urls() -> dict[str, tuple[str, str]]:
+    """List name -> (format, URL) of every list `refresh_lists` downloads: the formats'
+    own URLs, or settings.SANCTIONS_LIST_URLS (a mirror, a test server) in their place."""
+    if settings.SANCTIONS_LIST_URLS:
+        return settings.SANCTIONS_LIST_URLS
+    return {
+        name: (module.FORMAT, url)
+        for module in LIST_FORMATS.values()
+        for name, url in module.URLS.items()
+    }

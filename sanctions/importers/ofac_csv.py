@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from sanctions.models import AliasKind, EntityKind, ImportRun
+from sanctions.models import AliasKind, EntityKind, ImportRun, ListName
 
 from .lists import (
     Entry,
@@ -36,6 +36,14 @@ from .lists import (
 )
 
 FORMAT = "ofac-sdn-csv"
+# sdn.csv (or cons_prim.csv), with add.csv and alt.csv when given.
+MANY_FILES = True
+# The list published in this format that refresh_lists downloads.
+URLS = {
+    ListName.OFAC_SDN: (
+        "https://sanctionslistservice.ofac.treas.gov/api/PublicationPreview/exports/SDN.CSV"
+    ),
+}
 SDN_WIDTH, ADD_WIDTH, ALT_WIDTH = 12, 6, 5
 EMPTY = "-0-"
 END_OF_FILE = b"\x1a"
@@ -61,7 +69,7 @@ _ENTRY_TYPES = {"individual": EntityKind.PERSON, "vessel": EntityKind.VESSEL}
 _ENTRY_TYPES["aircraft"] = EntityKind.AIRCRAFT
 
 
-def import_csv(
+def import_run(
     paths: list[Path],
     *,
     list_name: str | None = None,

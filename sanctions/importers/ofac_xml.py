@@ -11,7 +11,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from sanctions.models import AliasKind, EntityKind, ImportRun
+from sanctions.models import AliasKind, EntityKind, ImportRun, ListName
 
 from .lists import (
     Entry,
@@ -26,6 +26,13 @@ from .lists import (
 from .safe_xml import iter_records, local_name, text
 
 FORMAT = "ofac-xml"
+MANY_FILES = False
+# The list published in this format that refresh_lists downloads.
+URLS = {
+    ListName.OFAC_CONSOLIDATED: (
+        "https://sanctionslistservice.ofac.treas.gov/api/PublicationPreview/exports/CONSOLIDATED.XML"
+    ),
+}
 _ID_SCHEMES = {
     "Registration Number": "registration",
     "Registration ID": "registration",
@@ -44,8 +51,8 @@ _ENTRY_TYPES = {
 }
 
 
-def import_xml(
-    path: Path,
+def import_run(
+    paths: list[Path],
     *,
     list_name: str | None = None,
     published_on: datetime.date | None = None,
@@ -54,6 +61,7 @@ def import_xml(
     source_url: str = "",
 ) -> ImportRun:
     """Import sdn.xml or consolidated.xml; `published_on` dates a file that states none."""
+    [path] = paths
     header = Header(fallback_date=published_on)
     return import_entries(
         read(path, header, progress=progress),

@@ -17,6 +17,7 @@ from sanctions.models import AliasKind, EntityKind, ImportRun, ListName
 from .lists import (
     Entry,
     Header,
+    ImportRefused,
     ListFormatError,
     country_code,
     import_entries,
@@ -27,6 +28,9 @@ from .lists import (
 from .safe_xml import iter_records, text
 
 FORMAT = "un-xml"
+MANY_FILES = False
+# The list published in this format that refresh_lists downloads.
+URLS = {ListName.UN_CONSOLIDATED: "https://scsanctions.un.org/resources/xml/en/consolidated.xml"}
 _NAME_PARTS = ("FIRST_NAME", "SECOND_NAME", "THIRD_NAME", "FOURTH_NAME")
 _ALIAS_KINDS = {
     "good": AliasKind.AKA,
@@ -36,15 +40,19 @@ _ALIAS_KINDS = {
 }
 
 
-def import_xml(
-    path: Path,
+def import_run(
+    paths: list[Path],
     *,
+    list_name: str | None = None,
     published_on: datetime.date | None = None,
     force: bool = False,
     progress: bool = True,
     source_url: str = "",
 ) -> ImportRun:
     """Import the UN consolidated list; `published_on` dates a file that states no date."""
+    if list_name not in (None, ListName.UN_CONSOLIDATED):
+        raise ImportRefused(f"{FORMAT} holds the UN consolidated list only, not {list_name}")
+    [path] = paths
     header = Header(fallback_date=published_on)
     return import_entries(
         read(path, header, progress=progress),

@@ -18,7 +18,7 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.core.management import CommandError, call_command
 
-from sanctions.importers import IMPORTERS, lists, ofac_csv, ofac_xml, un_xml
+from sanctions.importers import RECORD_FORMATS, lists, ofac_csv, ofac_xml, un_xml
 from sanctions.models import (
     Action,
     ActionKind,
@@ -332,7 +332,7 @@ def test_import_list_dispatches_ftm_to_its_importer(monkeypatch, tmp_path):
         calls.append((path, progress))
         return {"created": 2, "updated": 1, "skipped": 0}
 
-    monkeypatch.setitem(IMPORTERS, "ftm", import_ftm)
+    monkeypatch.setitem(RECORD_FORMATS, "ftm", import_ftm)
     data = tmp_path / "entities.ftm.json"
     data.write_text("{}\n")
 
@@ -845,3 +845,30 @@ def test_an_import_killed_mid_run_is_marked_failed_by_the_next_one(tmp_path):
 )
 def test_iso_date_reads_the_full_date_a_value_begins_with(value, expected):
     assert lists.iso_date(value) == expected
+
+
+def test_every_list_format_has_the_one_interface_import_list_uses():
+    """import_list() and list_urls() treat the formats alike: none may differ."""
+    import inspect
+
+    from sanctions.importers import LIST_FORMATS, list_urls
+
+    parameters = None
+    for name, module in LIST_FORMATS.items():
+        assert name == module.FORMAT
+        assert isinstance(module.MANY_FILES, bool)
+        signature = inspect.signature(module.import_run)
+        assert list(signature.parameters)[0] == "paths"
+        if parameters is not None:
+            assert list(signature.parameters) == parameters, name
+        parameters = list(signature.parameters)
+    assert set(list_urls()) == set(ListName)
+    for name, (format, url) in list_urls().items():
+        assert LIST_FORMATS[format].URLS[name] == url
+
+
+def test_a_one_file_format_refuses_two_files(tmp_path):
+    from sanctions.importers import import_list as import_files
+
+    with pytest.raises(lists.ImportRefused, match="un-xml takes one file"):
+        import_files("un-xml", [tmp_path / "a.xml", tmp_path / "b.xml"])

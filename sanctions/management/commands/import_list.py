@@ -6,7 +6,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from sanctions.importers import IMPORTERS
+from sanctions import record
+from sanctions.importers import LIST_FORMATS, RECORD_FORMATS, import_list
 from sanctions.importers.lists import ImportFailed, ListFormatError
 from sanctions.models import Action, ChangeKind, ListName
 
@@ -21,7 +22,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("format", choices=sorted(IMPORTERS))
+        parser.add_argument("format", choices=sorted([*LIST_FORMATS, *RECORD_FORMATS]))
         parser.add_argument("files", nargs="+", type=Path, metavar="FILE")
         parser.add_argument(
             "--force",
@@ -48,9 +49,9 @@ class Command(BaseCommand):
         for path in files:
             if not path.is_file():
                 raise CommandError(f"{path}: no such file")
-        importer = IMPORTERS[format]
         progress = not no_progress and options["verbosity"] > 0 and sys.stderr.isatty()
-        if format == "record-json":
+        if format == record.FORMAT:
+            importer = RECORD_FORMATS[format]
             if Action.objects.exists():
                 raise CommandError(
                     "record-json is read into an empty database: its keys are another"
@@ -68,6 +69,7 @@ class Command(BaseCommand):
                     self.stdout.write(f"  left as an editor made it: {conflict}")
             return
         if format == "ftm":
+            importer = RECORD_FORMATS[format]
             for path in files:
                 try:
                     counts = importer(path, stdout=self.stdout, progress=progress)
@@ -77,15 +79,11 @@ class Command(BaseCommand):
                 self.stdout.write(f"{path.name}: {summary}")
             return
 
-        kwargs = {"force": force, "progress": progress, "published_on": published_on}
-        if format != "ofac-sdn-csv" and len(files) != 1:
-            raise CommandError(f"{format} takes one file")
+        import_options = {"force": force, "progress": progress, "published_on": published_on}
         if ofac_list:
-            if not format.startswith("ofac"):
-                raise CommandError("--list is for OFAC files")
-            kwargs["list_name"] = OFAC_LISTS[ofac_list]
+            import_options["list_name"] = OFAC_LISTS[ofac_list]
         try:
-            run = importer(files if format == "ofac-sdn-csv" else files[0], **kwargs)
+            run = import_list(format, files, **import_options)
         except ImportFailed as exc:
             run = getattr(exc, "run", None)
             recorded = f" (run {run.pk} recorded as failed)" if run is not None else ""
