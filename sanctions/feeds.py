@@ -113,10 +113,14 @@ class ActionFeed(Feed):
         if request.method not in ("GET", "HEAD"):
             return HttpResponseNotAllowed(["GET", "HEAD"])
         try:
-            return super().__call__(request, *args, **kwargs)
+            response = super().__call__(request, *args, **kwargs)
         except InvalidFilters as error:
             # An unfiltered feed would pass for the filtered one: refuse, and say why.
             return HttpResponseBadRequest(f"{error}\n", content_type="text/plain; charset=utf-8")
+        # The feed generator writes the XML a few bytes at a time, and the server sends
+        # each write as its own packet: a cached feed took 6 ms to send, a page 1 ms.
+        response.content = response.content
+        return response
 
     def get_object(self, request):
         return filter_actions(request, Action.objects.for_list())

@@ -321,3 +321,15 @@ def test_an_entity_without_a_published_action_has_no_feed(client):
     make_action(entities=[hidden], published=False)
     assert client.get(reverse("entity_feed", args=[hidden.pk])).status_code == 404
     assert client.get(reverse("entity_feed", args=[hidden.pk + 1000])).status_code == 404
+
+
+@pytest.mark.django_db
+def test_a_feed_is_sent_in_one_piece(client):
+    """The generator writes the XML in small pieces; a server sends each piece it is
+    given as its own write, so the response holds one."""
+    make_action(entities=[make_entity(), make_entity()])
+
+    response = client.get("/feeds/actions.atom")
+
+    assert response.status_code == 200
+    assert len(list(response)) == 1
