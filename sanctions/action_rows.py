@@ -63,7 +63,8 @@ def action_rows(actions: list[tuple], serializer) -> list[dict]:
     their order. `serializer` is an ActionSerializer (its context gives the request)."""
     fields = serializer.fields
     own = [name for name in fields if name not in COMPUTED]
-    ids = [row[own.index("id")] for row in actions]
+    id_column = own.index("id")
+    ids = [row[id_column] for row in actions]
     root = site_root(serializer.context.get("request"))
     when = _converter(fields["published_at"])
 
@@ -83,24 +84,26 @@ def action_rows(actions: list[tuple], serializer) -> list[dict]:
     designation = fields["designations"].child
     entity = designation.fields["entity"]
     entity_columns = columns(entity, "entity__")
+    entity_named, designation_named = _naming(entity), _naming(designation)
     for action_id, *row in (
         Designation.objects.filter(action__in=ids)
         .order_by("position", "pk")
         .values_list("action_id", *entity_columns, *columns(designation))
     ):
-        reference = _named(entity, row[: len(entity_columns)])
+        reference = entity_named(row[: len(entity_columns)])
         reference["html_url"] = page_url("entity_detail", reference["id"])
-        value = _named(designation, row[len(entity_columns) :])
+        value = designation_named(row[len(entity_columns) :])
         designations[action_id].append({"entity": reference, **value})
 
     sources = defaultdict(list)
     source = fields["sources"].child
+    source_named = _naming(source)
     for action_id, *row in (
         Source.objects.filter(action__in=ids)
         .order_by("published_on", "pk")
         .values_list("action_id", *columns(source))
     ):
-        value = _named(source, row)
+        value = source_named(row)
         value["url_confirmed"] = bool(value["url"])
         value["url"] = value["url"] or None  # OptionalURLField: blank is null
         sources[action_id].append({name: value[name] for name in source.fields})
@@ -108,22 +111,23 @@ def action_rows(actions: list[tuple], serializer) -> list[dict]:
     coverage = defaultdict(list)
     link = fields["coverage"].child
     article = link.fields["article"]
+    link_named, article_named = _naming(link), _naming(article)
     for action_id, *row in (
         Coverage.objects.filter(action__in=ids)
         .order_by("article__published_on", "article_id")
         .values_list("action_id", *columns(link), *columns(article, "article__"))
     ):
-        value = _named(link, row[:1])
-        coverage[action_id].append({**value, "article": _named(article, row[1:])})
+        value = link_named(row[:1])
+        coverage[action_id].append({**value, "article": article_named(row[1:])})
 
-    authority = fields["authority"]
+    authority_named = _naming(fields["authority"])
     rows = []
     for row in actions:
         value = dict(zip(own, row[: len(own)], strict=True))
         pk = value["id"]
         value.update(
             html_url=page_url("action_detail", pk),
-            authority=_named(authority, row[len(own) :]),
+            authority=authority_named(row[len(own) :]),
             designations=designations[pk],
             sources=sources[pk],
             coverage=coverage[pk],
@@ -136,21 +140,27 @@ def action_rows(actions: list[tuple], serializer) -> list[dict]:
     return rows
 
 
-def _named(serializer, row) -> dict:
-    """A row of columns() as {field name: value}."""
+def _naming(serializer):
+    """A function turning a row of columns(serializer) into {field name: value}; the
+    names are worked out once, not for each of a page's thousands of rows."""
     names = [name for name in serializer.fields if name not in COMPUTED]
-    return dict(zip(names, map(_plain, row), strict=True))
+
+    def named(row) -> dict:
+        return dict(zip(names, map(_plain, row), strict=True))
+
+    return named
 
 
 def _by_action(model, query_name, ids, serializer) -> dict[int, list[dict]]:
     """The rows of `model` linked to each action (many-to-many), in the model's order,
     as a prefetch reads them."""
     linked = defaultdict(list)
+    named = _naming(serializer)
     rows = model.objects.filter(**{f"{query_name}__in": ids}).values_list(
         query_name, *columns(serializer)
     )
     for action_id, *row in rows:
-        linked[action_id].append(_named(serializer, row))
+        linked[action_id].append(named(row))
     return linked
 
 
