@@ -1,10 +1,10 @@
 """The current definition of every SQL function of the tracker's database.
 
-Migrations created these over time (0004, 0006, 0007, 0009, 0013, 0017, 0018), each
-replacing an earlier version; this module says what each is now, in one place, and
-tests/sanctions/test_sql.py fails when a migrated database differs from it: a function
-changed here without a migration, or by a migration without changing it here. A new
-migration changing a function takes its SQL from ``FUNCTIONS[name].create()``.
+The migrations create them from here (``FUNCTIONS[name].create()``), and
+tests/sanctions/test_sql.py fails when a migrated database differs from this module: a
+function changed here without a migration, or by a migration without changing it here.
+A function is changed by changing it here and adding a migration that runs its
+``create()``.
 """
 
 from dataclasses import dataclass
@@ -72,88 +72,43 @@ FUNCTIONS = {
 """,
         ),
         Function(
-            # Trigger: log the actions a statement touched (ActionsChange), for the list index.
-            name="sanctions_record_actions_change",
-            arguments="",
-            returns="trigger",
+            # Log the actions a statement touched (ActionsChange), for the list index;
+            # NULL: everything, '{}': only entities' names. Called by the statement
+            # triggers of models/common.py, actions_change_triggers.
+            name="sanctions_note_actions_change",
+            arguments="ids bigint[]",
+            returns="void",
             language="plpgsql",
             volatility="VOLATILE",
             parallel="UNSAFE",
             body="""
 DECLARE
-    key text := TG_ARGV[0];
-    ids bigint[];
     change bigint;
 BEGIN
-    IF key = 'all' OR TG_OP = 'TRUNCATE' THEN
-        ids := NULL;
-    ELSIF key = 'names' THEN
-        ids := '{}';
-    ELSE
-        IF TG_OP = 'INSERT' THEN
-            SELECT array_agg(DISTINCT (to_jsonb(r) ->> key)::bigint) INTO ids FROM new_rows r;
-        ELSIF TG_OP = 'DELETE' THEN
-            SELECT array_agg(DISTINCT (to_jsonb(r) ->> key)::bigint) INTO ids FROM old_rows r;
-        ELSE
-            WITH changed AS (
-                SELECT to_jsonb(o) AS before, to_jsonb(n) AS after
-                  FROM old_rows o JOIN new_rows n ON o.id = n.id
-                 WHERE to_jsonb(o) IS DISTINCT FROM to_jsonb(n)
-            ), states AS (
-                SELECT before AS row FROM changed UNION ALL SELECT after FROM changed
-            )
-            SELECT array_agg(DISTINCT (row ->> key)::bigint) INTO ids FROM states;
-        END IF;
-        IF ids IS NULL THEN  -- no row written, or none really changed
-            RETURN NULL;
-        END IF;
-    END IF;
     INSERT INTO sanctions_actionschange (actions) VALUES (ids) RETURNING id INTO change;
     IF change % 1000 = 0 THEN
         DELETE FROM sanctions_actionschange WHERE id < change - 1000;
     END IF;
-    RETURN NULL;
 END
 """,
         ),
         Function(
-            # Trigger: log a write to what the public sees (PublicChange), the record's version.
-            name="sanctions_record_public_change",
-            arguments="",
-            returns="trigger",
+            # Log a write to what the public sees (PublicChange, the record's version)
+            # when the rows written (ids, of the kind a published action may show)
+            # touch a published action. Called by the statement triggers of
+            # models/common.py, public_change_triggers.
+            name="sanctions_note_public_change",
+            arguments="kind text, ids bigint[]",
+            returns="void",
             language="plpgsql",
             volatility="VOLATILE",
             parallel="UNSAFE",
             body="""
-DECLARE
-    kind text := TG_ARGV[0];
-    key text := TG_ARGV[1];
-    ids bigint[];
-    statuses text[];
 BEGIN
-    -- The rows the statement wrote, from its transition tables; of an update, only the
-    -- rows that really changed (link checks rewrite rows to the same values).
-    IF TG_OP = 'INSERT' THEN
-        SELECT array_agg((to_jsonb(r) ->> key)::bigint), array_agg(to_jsonb(r) ->> 'status')
-          INTO ids, statuses FROM new_rows r;
-    ELSIF TG_OP = 'DELETE' THEN
-        SELECT array_agg((to_jsonb(r) ->> key)::bigint), array_agg(to_jsonb(r) ->> 'status')
-          INTO ids, statuses FROM old_rows r;
-    ELSE
-        WITH changed AS (
-            SELECT to_jsonb(o) AS before, to_jsonb(n) AS after
-              FROM old_rows o JOIN new_rows n ON to_jsonb(o) ->> 'id' = to_jsonb(n) ->> 'id'
-             WHERE to_jsonb(o) IS DISTINCT FROM to_jsonb(n)
-        ), states AS (
-            SELECT before AS row FROM changed UNION ALL SELECT after FROM changed
-        )
-        SELECT array_agg((row ->> key)::bigint), array_agg(row ->> 'status')
-          INTO ids, statuses FROM states;
+    IF cardinality(ids) = 0 THEN  -- no row written, or none really changed
+        RETURN;
     END IF;
-    IF ids IS NULL THEN
-        RETURN NULL;
-    END IF;
-    IF (kind = 'action' AND 'published' = ANY(statuses))
+    IF kind = 'action'  -- ids: the rows published, or being unpublished
     OR (kind = 'part' AND EXISTS (
         SELECT FROM sanctions_action a WHERE a.id = ANY(ids) AND a.status = 'published'))
     OR (kind = 'entity' AND EXISTS (
@@ -186,7 +141,6 @@ BEGIN
     THEN
         INSERT INTO sanctions_publicchange DEFAULT VALUES;
     END IF;
-    RETURN NULL;
 END
 """,
         ),

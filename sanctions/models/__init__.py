@@ -15,7 +15,10 @@ The models are in modules by domain; every name is re-exported here, so
 from .common import (  # noqa: F401
     _REFRESH_ACTION,
     _one_of,
+    actions_change_all_trigger,
+    actions_change_triggers,
     count_of,
+    public_change_triggers,
     refresh_action_trigger,
     refresh_visible_trigger,
     track_history,
@@ -67,7 +70,10 @@ from .names import (  # noqa: F401
 )
 from .actions import (  # noqa: F401
     Action,
+    ActionLegalBasis,
+    ActionOtherAuthority,
     ActionPartQuerySet,
+    ActionProgram,
     ActionQuerySet,
     ActionsChange,
     Designation,
@@ -84,6 +90,7 @@ from .actions import (  # noqa: F401
 )
 from .coverage import (  # noqa: F401
     Article,
+    ArticleEntity,
     ArticleQuerySet,
     Coverage,
     CoverageRelation,

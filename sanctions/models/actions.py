@@ -14,7 +14,14 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from ..links import record_path
-from .common import count_of, refresh_action_trigger, refresh_visible_trigger, track_history
+from .common import (
+    actions_change_triggers,
+    count_of,
+    public_change_triggers,
+    refresh_action_trigger,
+    refresh_visible_trigger,
+    track_history,
+)
 from .entities import Entity
 from .reference import (
     LIFTING_KINDS,
@@ -308,6 +315,8 @@ class Action(models.Model):
                     RETURN NULL;
                 """,
             ),
+            *public_change_triggers("action", "id"),
+            *actions_change_triggers("id"),
         ]
         permissions = [("publish_action", "Can publish and unpublish actions")]
 
@@ -393,6 +402,32 @@ class Action(models.Model):
             self.save(update_fields=["status", "published_at", "updated_at"])
 
 
+# The links of actions to their other authorities, legal bases and programs are
+# Django's own tables; these proxies give them their triggers.
+class ActionOtherAuthority(Action.other_authorities.through):
+    class Meta:
+        proxy = True
+        triggers = public_change_triggers("part", "action_id")
+
+
+class ActionLegalBasis(Action.legal_bases.through):
+    class Meta:
+        proxy = True
+        triggers = [
+            *public_change_triggers("part", "action_id"),
+            *actions_change_triggers("action_id"),
+        ]
+
+
+class ActionProgram(Action.programs.through):
+    class Meta:
+        proxy = True
+        triggers = [
+            *public_change_triggers("part", "action_id"),
+            *actions_change_triggers("action_id"),
+        ]
+
+
 class IncompleteAction(ValidationError):
     """Publishing refused: the action lacks what a public record needs."""
 
@@ -463,6 +498,8 @@ class Designation(models.Model):
             refresh_visible_trigger(
                 "designation_entity_visible", "sanctions_refresh_visible_entities", "entity_id"
             ),
+            *public_change_triggers("part", "action_id"),
+            *actions_change_triggers("action_id"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["action", "entity"], name="designation_unique"),
@@ -544,7 +581,10 @@ class Source(LinkStatus):
     notes = models.TextField(blank=True, help_text="How the source was confirmed.")
 
     class Meta:
-        triggers = [refresh_action_trigger("source_refresh_action")]
+        triggers = [
+            refresh_action_trigger("source_refresh_action"),
+            *public_change_triggers("part", "action_id"),
+        ]
         ordering = ["action", "published_on", "pk"]
 
     def __str__(self):
@@ -561,7 +601,7 @@ class PublicChange(models.Model):
     its coverage and outlets). The latest one's time is the public record's
     Last-Modified; drafts' edits leave none.
 
-    Rows are only inserted, by triggers (``sql.PUBLIC_CHANGE``, migration 0013).
+    Rows are only inserted, by statement triggers (``common.public_change_triggers``).
     """
 
     at = models.DateTimeField(db_default=Now())
@@ -581,9 +621,9 @@ class ActionsChange(models.Model):
     that each process's index of published actions (``sanctions.facets``) compares,
     and ``actions`` says what the index must read again to catch up.
 
-    Rows are only inserted, by triggers (migration 0017), one a statement, so writers
-    never wait on one another; an id is never reused, even after a rollback, and is seen
-    by other processes exactly when the change that made it is.
+    Rows are only inserted, by triggers (``common.actions_change_triggers``), one a
+    statement, so writers never wait on one another; an id is never reused, even after
+    a rollback, and is seen by other processes exactly when the change that made it is.
     """
 
     actions = ArrayField(

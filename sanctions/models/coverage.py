@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from .actions import LINK_STATUS_FIELDS, Action, ActionPartQuerySet, LinkStatus, Source
-from .common import _one_of, refresh_visible_trigger, track_history
+from .common import _one_of, public_change_triggers, refresh_visible_trigger, track_history
 from .entities import Entity
 from .reference import ActionStatus
 
@@ -41,6 +41,7 @@ class Outlet(models.Model):
     objects = OutletQuerySet.as_manager()
 
     class Meta:
+        triggers = public_change_triggers("outlet", "id")
         ordering = ["name"]
 
     def __str__(self):
@@ -130,6 +131,7 @@ class Article(LinkStatus):
     objects = ArticleQuerySet.as_manager()
 
     class Meta:
+        triggers = public_change_triggers("article", "id")
         # Newest first, undated ones last.
         ordering = [models.F("published_on").desc(nulls_last=True), "-pk"]
         indexes = [
@@ -151,6 +153,14 @@ class Article(LinkStatus):
     @property
     def host(self) -> str:
         return site_of(self.url)
+
+
+class ArticleEntity(Article.entities.through):
+    """The entities an article names (Django's own table), for its triggers."""
+
+    class Meta:
+        proxy = True
+        triggers = public_change_triggers("article", "article_id")
 
 
 class CoverageRelation(models.TextChoices):
@@ -194,6 +204,7 @@ class Coverage(models.Model):
             refresh_visible_trigger(
                 "coverage_article_visible", "sanctions_refresh_visible_articles", "article_id"
             ),
+            *public_change_triggers("part", "action_id"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["action", "article"], name="coverage_unique"),

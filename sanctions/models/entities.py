@@ -20,7 +20,7 @@ from django.db.models.functions import Upper
 from django.utils import timezone
 
 from ..links import record_path
-from .common import track_history
+from .common import public_change_triggers, track_history
 from .reference import Authority, Effect, Regime, designation_effect
 
 
@@ -244,6 +244,7 @@ class Entity(models.Model):
                     RETURN NULL;
                 """,
             ),
+            *public_change_triggers("entity", "id"),
         ]
 
     def __str__(self):
@@ -353,6 +354,7 @@ class Alias(models.Model):
     )
 
     class Meta:
+        triggers = public_change_triggers("entity", "entity_id")
         ordering = ["entity", "name"]
         verbose_name_plural = "aliases"
         constraints = [
@@ -405,6 +407,7 @@ class Identifier(models.Model):
     note = models.TextField(blank=True, help_text="Where it was found, or what it qualifies.")
 
     class Meta:
+        triggers = public_change_triggers("entity", "entity_id")
         ordering = ["scheme", "value"]
         constraints = [
             # Two entries of a list can share a number (a vessel and its owner's IMO
@@ -461,6 +464,7 @@ class Relation(models.Model):
     )
 
     class Meta:
+        triggers = public_change_triggers("entity", "subject_id", "object_id")
         ordering = ["subject", "kind"]
         constraints = [
             models.UniqueConstraint(fields=["subject", "object", "kind"], name="relation_unique"),

@@ -5,6 +5,7 @@ from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.db.models import Func
 
+from .common import actions_change_all_trigger
 from .entities import Entity
 
 
@@ -27,6 +28,8 @@ class EntityName(models.Model):
     is_primary = models.BooleanField(default=False)
 
     class Meta:
+        # Entities' names are what text queries of the lists match.
+        triggers = [actions_change_all_trigger("'{}'")]
         constraints = [
             models.UniqueConstraint(fields=["entity", "name"], name="entityname_unique"),
         ]

@@ -5,7 +5,7 @@ and effect the record is written in.
 from django.db import models
 from django.db.models import Q
 
-from .common import track_history
+from .common import actions_change_all_trigger, public_change_triggers, track_history
 
 
 class Jurisdiction(models.TextChoices):
@@ -80,6 +80,7 @@ class Authority(models.Model):
     objects = AuthorityQuerySet.as_manager()
 
     class Meta:
+        triggers = [*public_change_triggers("authority", "id"), actions_change_all_trigger("NULL")]
         ordering = ["name"]
         verbose_name_plural = "authorities"
 
@@ -107,6 +108,7 @@ class LegalBasis(models.Model):
     objects = LegalBasisQuerySet.as_manager()
 
     class Meta:
+        triggers = [*public_change_triggers("legalbasis", "id"), actions_change_all_trigger("NULL")]
         ordering = ["short_name"]
         verbose_name_plural = "legal bases"
 
@@ -135,6 +137,7 @@ class Program(models.Model):
     objects = ProgramQuerySet.as_manager()
 
     class Meta:
+        triggers = [*public_change_triggers("program", "id"), actions_change_all_trigger("NULL")]
         ordering = ["code"]
 
     def __str__(self):
