@@ -25,7 +25,6 @@ not know (added by later migrations) get their type's empty value if NOT NULL.
 
 import argparse
 import datetime
-import importlib
 import itertools
 import os
 import random
@@ -284,9 +283,15 @@ def _refresh_derived_columns(conn) -> None:
                 "SELECT count(sanctions_refresh_action(id)) FROM sanctions_action"
             ),
         )
-        # Which entities and articles a published action shows: the migration's own pass.
-        visible_flags = importlib.import_module("sanctions.migrations.0018_visible_flags")
-        _timed("visible entities and articles", lambda: conn.execute(visible_flags.BACKFILL))
+        # Which entities and articles a published action shows, by the functions the
+        # triggers call.
+        for plural, table in (("entities", "sanctions_entity"), ("articles", "sanctions_article")):
+            _timed(
+                f"visible {plural}",
+                lambda plural=plural, table=table: conn.execute(
+                    f"SELECT sanctions_refresh_visible_{plural}(ARRAY(SELECT id FROM {table}))"
+                ),
+            )
 
 
 class Loader:

@@ -51,7 +51,7 @@ class NameWord(models.Model):
     allowing for one wrong, missing or extra letter, before names are looked up.
 
     ``forms`` holds the word and, from five letters, the word with each one letter left
-    out (sanctions_word_forms, migration 0009): two such words one letter apart share a
+    out (sanctions_word_forms in sql.py): two such words one letter apart share a
     form. Filled by ``sanctions.search.index_names``.
     """
 

@@ -1,10 +1,12 @@
-"""The migrations make the schema they made step by step before they were squashed.
+"""The migrations make the schema the first rounds' migrations made step by step.
 
-``schema.txt`` beside this file describes the database that the eighteen migrations of
-the first rounds (0001_initial to 0019_change_log_triggers, applied one by one) left:
-every table's columns, constraints, indexes and triggers, the functions, the extensions
-and the editor groups. The test database is migrated from zero by the squashed files;
-the test compares the two.
+``schema.txt`` beside this file describes a migrated database: every table's columns,
+constraints, indexes and triggers, the functions, the extensions and the editor groups.
+It was first written from the database that the nineteen migrations of the first rounds
+(0001_initial to 0019_change_log_triggers), applied one by one, had made. The three
+files they were squashed into make the same database, less three functions that
+pgtrigger had left behind when their triggers were removed (the old ``*_action_document``
+triggers). The test database is migrated from zero; the test compares the two.
 
 A new migration that changes the schema on purpose changes the description too:
 ``SCHEMA_WRITE=1 pytest tests/sanctions/test_migrations.py`` writes it again, and the

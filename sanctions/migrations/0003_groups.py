@@ -1,18 +1,27 @@
-"""Create the editor and reviewer groups.
-
-Editors enter and edit drafts; reviewers may also publish and unpublish.
-"""
+"""What the tracker starts with: the editor and reviewer groups, the cache table, and
+the first version of each change log."""
 
 from django.contrib.auth.management import create_permissions
+from django.core.management import call_command
 from django.db import migrations
 
-# Models editors curate; the parts of an action or entity may also be deleted.
+# Editors enter and edit drafts of the records they curate, and may delete an action's
+# or an entity's parts; they paste URLs (fetch jobs), read the archive and the link
+# checks, and accept or dismiss suggestions. Reviewers may also publish and unpublish.
 CURATED = ["action", "entity", "authority", "legalbasis", "program", "outlet", "article"]
 PARTS = ["alias", "identifier", "relation", "designation", "source", "coverage"]
+COVERAGE_PIPELINE = [
+    "add_fetchjob",
+    "view_fetchjob",
+    "view_snapshot",
+    "view_linkcheck",
+    "view_suggestion",
+    "change_suggestion",
+]
 
 
 def editor_codenames():
-    codenames = []
+    codenames = list(COVERAGE_PIPELINE)
     for model in CURATED:
         codenames += [f"add_{model}", f"change_{model}", f"view_{model}"]
     for model in PARTS:
@@ -29,14 +38,16 @@ def create_groups(apps, schema_editor):
 
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
-    editor_perms = Permission.objects.filter(
-        content_type__app_label="sanctions", codename__in=editor_codenames()
+    editor_perms = list(
+        Permission.objects.filter(
+            content_type__app_label="sanctions", codename__in=editor_codenames()
+        )
     )
     editor, _ = Group.objects.get_or_create(name="editor")
     editor.permissions.set(editor_perms)
     reviewer, _ = Group.objects.get_or_create(name="reviewer")
     reviewer.permissions.set(
-        list(editor_perms)
+        editor_perms
         + list(
             Permission.objects.filter(
                 content_type__app_label="sanctions", codename="publish_action"
@@ -49,11 +60,27 @@ def remove_groups(apps, schema_editor):
     apps.get_model("auth", "Group").objects.filter(name__in=["editor", "reviewer"]).delete()
 
 
+def create_cache_table(apps, schema_editor):
+    # The rate limits' counts live in the cache, shared by every web process: a table
+    # of the database unless CACHE_URL names Redis (then this creates nothing).
+    call_command("createcachetable", verbosity=0)
+
+
 class Migration(migrations.Migration):
     dependencies = [
-        ("sanctions", "0001_initial"),
+        ("sanctions", "0002_records"),
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
     ]
 
-    operations = [migrations.RunPython(create_groups, remove_groups)]
+    operations = [
+        migrations.RunPython(create_groups, remove_groups),
+        migrations.RunPython(create_cache_table, migrations.RunPython.noop),
+        # The record as it stands is the first public state, and every process reads
+        # its index of published actions whole.
+        migrations.RunSQL(
+            "INSERT INTO sanctions_publicchange DEFAULT VALUES;"
+            " INSERT INTO sanctions_actionschange DEFAULT VALUES;",
+            migrations.RunSQL.noop,
+        ),
+    ]
