@@ -14,16 +14,23 @@ $(BIN)/python:
 
 # Reinstall only when the locked requirements change. The lock files pin every package
 # (dependencies' dependencies too), so two installs a month apart are the same.
-$(VENV)/.installed: requirements-dev.lock | $(BIN)/python
+# FollowTheMoney's PyICU builds from source: where it cannot, say so and go on.
+$(VENV)/.installed: requirements-dev.lock requirements-ftm.lock | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.lock
+	mkdir -p var
+	$(BIN)/pip install --quiet -r requirements-ftm.lock >var/pyicu.log 2>&1 \
+		&& rm var/pyicu.log \
+		|| echo "PyICU could not be built (it needs a C++ compiler and the ICU headers; see var/pyicu.log): the FollowTheMoney export and import are off, everything else works."
 	touch $@
 
 # After editing requirements*.txt: resolve them again into the lock files.
 lock: | $(BIN)/python
 	$(BIN)/pip install --quiet uv
 	$(BIN)/uv pip compile --quiet --python-version 3.11 requirements.txt -o requirements.lock
+	$(BIN)/uv pip compile --quiet --python-version 3.11 requirements-ftm.txt \
+		--constraint requirements.lock -o requirements-ftm.lock
 	$(BIN)/uv pip compile --quiet --python-version 3.11 requirements-dev.txt \
-		--constraint requirements.lock -o requirements-dev.lock
+		--constraint requirements.lock --constraint requirements-ftm.lock -o requirements-dev.lock
 
 install: $(VENV)/.installed
 

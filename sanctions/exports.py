@@ -603,6 +603,8 @@ EXPORTS = {
     ]
 }
 
+if ftm_mapping.model is None:  # without followthemoney, no FtM entities to write
+    del EXPORTS["ftm.jsonl"]
 
 # Dumps: every export unfiltered, written into storage with a manifest
 

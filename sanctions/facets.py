@@ -26,7 +26,8 @@ from django.db.models import Max
 from django.http import QueryDict
 
 from .charts import YearChart, authority_colour, year_chart
-from .filters import LIST_OPTIONS, MAX_PAGE_SIZE, SORTS, ActionFilter, country_name
+from .countries import country_name
+from .filters import LIST_OPTIONS, MAX_PAGE_SIZE, SORTS, ActionFilter
 from .models import (
     Action,
     ActionKind,

@@ -5,7 +5,6 @@ from django import forms
 from django.conf import settings
 from django.db.models import Q
 from drf_spectacular.utils import extend_schema_field
-from followthemoney.types import registry
 
 from . import caching
 from .models import (
@@ -335,8 +334,3 @@ def strict_filterset(filterset_class, data, *, queryset):
         for name in LIST_OPTIONS:
             filterset.form.cleaned_data.pop(name, None)
     return filterset, problems
-
-
-def country_name(code: str) -> str:
-    """The English name of an ISO 3166-1 alpha-2 code, or the code itself."""
-    return registry.country.names.get(code.lower(), code)

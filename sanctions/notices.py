@@ -378,7 +378,7 @@ def _parties(tables: list[list[list[str]]], *, added: list[str]) -> list[ListedP
 
 def _country(destination: str) -> str:
     """ISO code of a destination heading, also when written "CHINA, PEOPLE'S REPUBLIC OF"."""
-    from sanctions.importers.lists import country_code
+    from sanctions.countries import country_code
 
     inverted = " ".join(reversed(destination.split(", ")))
     return country_code(destination) or country_code(inverted) or ""

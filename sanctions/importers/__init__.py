@@ -22,12 +22,25 @@ from django.conf import settings
 from sanctions import demo, record
 from sanctions.models import ImportRun
 
-from . import ftm, ofac_csv, ofac_xml, un_xml
-from .lists import ImportRefused
+from . import ofac_csv, ofac_xml, un_xml
+from .lists import ImportRefused, ListFormatError
+
+try:
+    from .ftm import import_ftm
+except ImportError as missing:  # followthemoney needs PyICU, which may not build
+    reason = str(missing)
+
+    def import_ftm(path, **options):
+        raise ListFormatError(
+            f"reading FollowTheMoney files needs followthemoney, which is not installed"
+            f" ({reason}): pip install -r requirements-ftm.lock, which builds PyICU"
+            " with a C++ compiler and the ICU headers"
+        )
+
 
 LIST_FORMATS = {module.FORMAT: module for module in (ofac_csv, ofac_xml, un_xml)}
 # Other imports, of whole records rather than of a list: FORMAT -> import function.
-RECORD_FORMATS = {"ftm": ftm.import_ftm, record.FORMAT: demo.load_demo}
+RECORD_FORMATS = {"ftm": import_ftm, record.FORMAT: demo.load_demo}
 
 
 def import_list(format: str, paths: list[Path], **options) -> ImportRun:

@@ -20,7 +20,6 @@ one transaction, so a run that fails or is refused changes nothing but its own r
 
 import contextlib
 import datetime
-import functools
 import hashlib
 import json
 import logging
@@ -35,7 +34,6 @@ import pghistory
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
-from followthemoney.types import registry
 from tqdm import tqdm
 
 from sanctions.models import (
@@ -153,13 +151,6 @@ def ofac_list_name(path: Path) -> str:
     "consolidated", else the SDN list."""
     consolidated = path.name.lower().startswith("cons") or "consolidated" in path.name
     return ListName.OFAC_CONSOLIDATED if consolidated else ListName.OFAC_SDN
-
-
-@functools.cache
-def country_code(name: str) -> str | None:
-    """ISO 3166-1 alpha-2 code of a country as a list spells it, or None."""
-    code = registry.country.clean(name.strip()) if name and name.strip() else None
-    return code.upper() if code and len(code) == 2 else None
 
 
 def organisation_kind(name: str, *, target_type: str = "") -> str:

@@ -21,6 +21,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from sanctions.countries import country_code
 from sanctions.models import AliasKind, EntityKind, ImportRun, ListName
 
 from .lists import (
@@ -28,7 +29,6 @@ from .lists import (
     Header,
     ImportRefused,
     ListFormatError,
-    country_code,
     import_entries,
     ofac_list_name,
     organisation_kind,

@@ -11,13 +11,13 @@ from pathlib import Path
 
 from lxml import etree
 
+from sanctions.countries import country_code
 from sanctions.models import AliasKind, EntityKind, ImportRun, ListName
 
 from .lists import (
     Entry,
     Header,
     ListFormatError,
-    country_code,
     import_entries,
     ofac_list_name,
     organisation_kind,

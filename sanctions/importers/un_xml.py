@@ -12,6 +12,7 @@ from pathlib import Path
 
 from lxml import etree
 
+from sanctions.countries import country_code
 from sanctions.models import AliasKind, EntityKind, ImportRun, ListName
 
 from .lists import (
@@ -19,7 +20,6 @@ from .lists import (
     Header,
     ImportRefused,
     ListFormatError,
-    country_code,
     import_entries,
     iso_date,
     organisation_kind,

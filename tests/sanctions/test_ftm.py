@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
-from followthemoney import model
+
+# The FtM export and import need followthemoney (requirements-ftm.txt), which `make
+# install` adds where PyICU builds; test_countries.py shows the tracker without it.
+model = pytest.importorskip("followthemoney").model
 
 from sanctions import ftm_mapping
 from sanctions.importers.ftm import import_ftm
@@ -419,6 +422,17 @@ def test_ids_are_stable_digests_of_natural_keys():
     assert ftm_mapping.entity_id(5, "NK-abc") == "NK-abc"
     assert ftm_mapping.entity_id(5, "not valid") == ftm_mapping.make_id("entity", "not valid")
     assert ftm_mapping.action_key(7, None) == "st-action-7"
+
+
+@pytest.mark.parametrize(
+    "value", ["NK-abc", "st-entity-5", "a", "a.b-c", "not valid", "-a", "a-", "ü", "", "a_b"]
+)
+def test_an_id_is_valid_as_followthemoney_checks_it(value):
+    """ftm_mapping keeps FtM's id rule so that record.json has its ids without FtM."""
+    entity_type = model.get("Thing").properties["sanctions"].type
+
+    assert ftm_mapping.ENTITY_ID.pattern == entity_type.REGEX_RAW
+    assert ftm_mapping.is_valid_id(value) == (entity_type.clean(value) == value)
 
 
 def test_import_list_ftm_names_the_malformed_line(tmp_path):
