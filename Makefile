@@ -18,7 +18,7 @@ $(BIN)/python:
 $(VENV)/.installed: requirements-dev.lock requirements-ftm.lock | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.lock
 	mkdir -p var
-	$(BIN)/pip install --quiet -r requirements-ftm.lock >var/pyicu.log 2>&1 \
+	@$(BIN)/pip install --quiet -r requirements-ftm.lock >var/pyicu.log 2>&1 \
 		&& rm var/pyicu.log \
 		|| echo "PyICU could not be built (it needs a C++ compiler and the ICU headers; see var/pyicu.log): the FollowTheMoney export and import are off, everything else works."
 	touch $@

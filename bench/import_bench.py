@@ -80,7 +80,7 @@ def empty_tables():
 def read_synthetic_xml(entries: int, queue) -> None:
     """Child process: write an sdnList file of `entries` records, read it, report peak RSS."""
     setup_django()
-    from sanctions.importers import lists, ofac_xml
+    from sanctions.importers import ofac_xml, reading
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "sdn.xml"
@@ -99,7 +99,7 @@ def read_synthetic_xml(entries: int, queue) -> None:
             f.write("</sdnList>")
         size = path.stat().st_size
         started = time.perf_counter()
-        count = sum(1 for _ in ofac_xml.read(path, lists.Header()))
+        count = sum(1 for _ in ofac_xml.read(path, reading.Header()))
         queue.put((count, size, time.perf_counter() - started, own_peak_mb()))
 
 

@@ -154,7 +154,7 @@ _DOCUMENT_ROOTS = ("RULE", "PRORULE", "NOTICE", "PRESDOCU")
 
 
 def _parse_xml(data: bytes, *, filename: str):
-    from sanctions.importers.lists import ListFormatError
+    from sanctions.importers.reading import ListFormatError
     from sanctions.importers.safe_xml import iter_records, local_name
 
     # safe_xml reads files; it refuses DTDs and parses with no entities and no network.
@@ -232,8 +232,8 @@ def _html_parts(data: bytes | str) -> _Parts:
         ],
         document_number=terms.get("document number", ""),
         citation=terms.get("document citation", ""),
-        published_on=_date(terms.get("publication date", "")),
-        effective_on=_date(terms.get("effective date", "")),
+        published_on=_written_date(terms.get("publication date", "")),
+        effective_on=_written_date(terms.get("effective date", "")),
         url=next((url for url in canonical if "federalregister.gov" in url), ""),
     )
 
@@ -281,7 +281,7 @@ def _notice(parts: _Parts) -> Notice:
         document_number=number,
         citation=parts.citation,
         published_on=parts.published_on,
-        effective_on=(_date(effective[1]) if effective else None) or parts.effective_on,
+        effective_on=(_written_date(effective[1]) if effective else None) or parts.effective_on,
         summary=summary,
         legal_bases=legal_bases_in(" ".join([parts.title, *(text for _, text in parts.blocks)])),
         parties=_parties(parts.tables, added=_added_names(parts.blocks)),
@@ -321,7 +321,7 @@ def _kind(text: str) -> str:
     return "" if match is None else "listing" if match["listing"] else "removal"
 
 
-def _date(text: str) -> date | None:
+def _written_date(text: str) -> date | None:
     """The first date written "02/24/2023" or "February 24, 2023"."""
     for pattern, form in (
         (r"\d{1,2}/\d{1,2}/\d{4}", "%m/%d/%Y"),

@@ -19,7 +19,7 @@ from django.utils import timezone
 from sanctions import alerts, coverage, exports
 from sanctions.fetching import FetchError, fetch
 from sanctions.importers import LIST_FORMATS, import_list, list_urls
-from sanctions.importers.lists import ImportFailed
+from sanctions.importers.reading import ImportFailed
 from sanctions.models import (
     AlertFrequency,
     Article,

@@ -1,7 +1,7 @@
 """Importers of official sanctions lists, one module per file format, and of other files.
 
-The list formats (`ofac_csv`, `ofac_xml`, `un_xml`) read a file into `lists.Entry`
-records; `lists` stores them as an ImportRun and compares the run with the list's
+The list formats (`ofac_csv`, `ofac_xml`, `un_xml`) read a file into `reading.Entry`
+records; `storing` stores them as an ImportRun and compares the run with the list's
 previous one; `proposals` drafts actions from the changes. Each list format module has
 the same small interface, and `import_list()` is the one way in:
 
@@ -23,7 +23,7 @@ from sanctions import demo, record
 from sanctions.models import ImportRun
 
 from . import ofac_csv, ofac_xml, un_xml
-from .lists import ImportRefused, ListFormatError
+from .reading import ImportRefused, ListFormatError
 
 try:
     from .ftm import import_ftm

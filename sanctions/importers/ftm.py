@@ -30,7 +30,7 @@ from followthemoney.exc import InvalidData
 from rigour.langs import iso_639_alpha2
 
 from sanctions import ftm_mapping
-from sanctions.importers.lists import ListFormatError, iso_date, progress_bar
+from sanctions.importers.reading import ListFormatError, iso_date, progress_bar
 from sanctions.models import (
     LIST_NUMBER_SCHEMES,
     Action,

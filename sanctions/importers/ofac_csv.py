@@ -24,16 +24,16 @@ from pathlib import Path
 from sanctions.countries import country_code
 from sanctions.models import AliasKind, EntityKind, ImportRun, ListName
 
-from .lists import (
+from .reading import (
     Entry,
     Header,
     ImportRefused,
     ListFormatError,
-    import_entries,
     ofac_list_name,
     organisation_kind,
     progress_bar,
 )
+from .storing import import_entries
 
 FORMAT = "ofac-sdn-csv"
 # sdn.csv (or cons_prim.csv), with add.csv and alt.csv when given.

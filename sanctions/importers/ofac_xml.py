@@ -14,16 +14,16 @@ from lxml import etree
 from sanctions.countries import country_code
 from sanctions.models import AliasKind, EntityKind, ImportRun, ListName
 
-from .lists import (
+from .reading import (
     Entry,
     Header,
     ListFormatError,
-    import_entries,
     ofac_list_name,
     organisation_kind,
     progress_bar,
 )
 from .safe_xml import iter_records, local_name, text
+from .storing import import_entries
 
 FORMAT = "ofac-xml"
 MANY_FILES = False

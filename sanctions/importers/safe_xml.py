@@ -14,7 +14,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from .lists import ListFormatError
+from .reading import ListFormatError
 
 # The prolog (declaration, comments, DOCTYPE) of any real list fits in this many bytes.
 PROLOG_BYTES = 64 * 1024

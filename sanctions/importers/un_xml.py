@@ -15,17 +15,17 @@ from lxml import etree
 from sanctions.countries import country_code
 from sanctions.models import AliasKind, EntityKind, ImportRun, ListName
 
-from .lists import (
+from .reading import (
     Entry,
     Header,
     ImportRefused,
     ListFormatError,
-    import_entries,
     iso_date,
     organisation_kind,
     progress_bar,
 )
 from .safe_xml import iter_records, text
+from .storing import import_entries
 
 FORMAT = "un-xml"
 MANY_FILES = False

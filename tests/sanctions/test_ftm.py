@@ -14,7 +14,7 @@ model = pytest.importorskip("followthemoney").model
 
 from sanctions import ftm_mapping
 from sanctions.importers.ftm import import_ftm
-from sanctions.importers.lists import ListFormatError
+from sanctions.importers.reading import ListFormatError
 from sanctions.models import (
     Action,
     Alias,

@@ -18,7 +18,7 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.core.management import CommandError, call_command
 
-from sanctions.importers import RECORD_FORMATS, lists, ofac_csv, ofac_xml, un_xml
+from sanctions.importers import RECORD_FORMATS, ofac_csv, ofac_xml, reading, un_xml
 from sanctions.models import (
     Action,
     ActionKind,
@@ -59,7 +59,7 @@ def import_list(*args) -> str:
     return out.getvalue()
 
 
-def entries_of(path, **kwargs) -> dict[str, lists.Entry]:
+def entries_of(path, **kwargs) -> dict[str, reading.Entry]:
     return {entry.number: entry for entry in ofac_csv.read(path, **kwargs)}
 
 
@@ -118,7 +118,7 @@ def test_it_refuses_an_address_file_from_another_day(tmp_path):
     rows = (OFAC / "sdn_2021-04_slice.csv").read_bytes().split(b"\r\n")
     names.write_bytes(b"\r\n".join(row for row in rows if not row.startswith(b"306,")))
 
-    with pytest.raises(lists.ListFormatError, match="entry 306, which the names file"):
+    with pytest.raises(reading.ListFormatError, match="entry 306, which the names file"):
         list(ofac_csv.read(names, addresses=OFAC / "add_2021-04_slice.csv"))
 
 
@@ -131,7 +131,7 @@ def test_the_csv_date_comes_from_the_option_else_the_file_name_else_today():
 
 
 def test_it_reads_the_sdnlist_xml_header_and_entries():
-    header = lists.Header()
+    header = reading.Header()
     entries = list(ofac_xml.read(OFAC / "consolidated_2018-04-06_slice.xml", header))
 
     assert header.published_on == datetime.date(2018, 4, 6)
@@ -148,7 +148,7 @@ def test_it_reads_the_sdnlist_xml_header_and_entries():
 
 
 def test_it_reads_un_individuals_and_entities_with_their_regime_and_listing_date():
-    header = lists.Header()
+    header = reading.Header()
     entries = {
         e.number: e
         for e in un_xml.read(FIXTURES / "un" / "consolidated_2024-09-26_slice.xml", header)
@@ -844,7 +844,7 @@ def test_an_import_killed_mid_run_is_marked_failed_by_the_next_one(tmp_path):
     ],
 )
 def test_iso_date_reads_the_full_date_a_value_begins_with(value, expected):
-    assert lists.iso_date(value) == expected
+    assert reading.iso_date(value) == expected
 
 
 def test_every_list_format_has_the_one_interface_import_list_uses():
@@ -870,5 +870,5 @@ def test_every_list_format_has_the_one_interface_import_list_uses():
 def test_a_one_file_format_refuses_two_files(tmp_path):
     from sanctions.importers import import_list as import_files
 
-    with pytest.raises(lists.ImportRefused, match="un-xml takes one file"):
+    with pytest.raises(reading.ImportRefused, match="un-xml takes one file"):
         import_files("un-xml", [tmp_path / "a.xml", tmp_path / "b.xml"])

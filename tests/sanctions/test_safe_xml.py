@@ -9,7 +9,7 @@ import time
 import pytest
 from django.core.management import CommandError, call_command
 
-from sanctions.importers.lists import ListFormatError
+from sanctions.importers.reading import ListFormatError
 from sanctions.importers.safe_xml import PROLOG_BYTES, iter_records
 from sanctions.models import Entity, ImportRun, ImportStatus, ListEntry
 

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from sanctions import record
 from sanctions.importers import LIST_FORMATS, RECORD_FORMATS, import_list
-from sanctions.importers.lists import ImportFailed, ListFormatError
+from sanctions.importers.reading import ImportFailed, ListFormatError
 from sanctions.models import Action, ChangeKind, ListName
 
 OFAC_LISTS = {"sdn": ListName.OFAC_SDN, "consolidated": ListName.OFAC_CONSOLIDATED}
