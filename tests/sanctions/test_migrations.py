@@ -20,6 +20,8 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
+from sanctions.sql import FUNCTIONS
+
 pytestmark = pytest.mark.django_db
 
 DESCRIPTION = Path(__file__).with_name("schema.txt")
@@ -99,7 +101,15 @@ def test_the_migrated_database_is_the_schema_the_migrations_made_step_by_step():
             "migrated",
         )
     )
-    assert not diff, diff
+    # 0001 creates the functions from sql.py as it is now; a database migrated before a
+    # change keeps the old body unless a migration creates it again.
+    hint = (
+        "\nA function of sql.py changed: add a migration running its"
+        " FUNCTIONS[name].create(), then write schema.txt again."
+        if any(line[1:].split(" | ")[0] in FUNCTIONS for line in diff.splitlines())
+        else ""
+    )
+    assert not diff, diff + hint
 
 
 def test_the_change_logs_start_with_the_record_as_it_stands():
