@@ -20,6 +20,7 @@ from sanctions.models import (
     Program,
 )
 
+from . import requires_ftm
 from .factories import (
     make_action,
     make_article,
@@ -318,9 +319,18 @@ def test_unfiltered_downloads_serve_the_latest_dump_with_its_checksum(client):
     assert files["actions.csv"]["sha256"] == hashlib.sha256(body).hexdigest()
     assert files["actions.csv"]["records"] == 1
     assert files["actions.csv"]["size"] == len(body)
-    ftm_dump = b"".join(client.get("/exports/ftm.jsonl").streaming_content)
-    assert files["ftm.jsonl"]["records"] == len(ftm_dump.splitlines()) == 2  # entity, Sanction
     assert not_modified.status_code == 304
+
+
+@requires_ftm
+def test_the_ftm_dump_counts_its_records(client):
+    make_action(title="In the dump", entities=[make_entity(name="Dumped")])
+    manifest = exports.write_dumps()
+    files = {f["name"]: f for f in manifest["files"]}
+
+    ftm_dump = b"".join(client.get("/exports/ftm.jsonl").streaming_content)
+
+    assert files["ftm.jsonl"]["records"] == len(ftm_dump.splitlines()) == 2  # entity, Sanction
 
 
 def test_a_new_dump_replaces_the_old_and_only_two_are_kept(client):
