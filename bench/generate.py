@@ -36,8 +36,9 @@ from typing import NamedTuple
 
 import psycopg
 
-# The project's own SQL (a migration's backfill) is read from its package.
+# The project's own SQL (sanctions/sql.py) is read from its package.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from sanctions.sql import REFRESH_ALL_VISIBLE  # noqa: E402
 
 SCALE = {"entities": 1_000_000, "actions": 200_000, "designations": 1_000_000, "articles": 500_000}
 TABLES = [  # in load order; each is emptied by --reset
@@ -283,15 +284,8 @@ def _refresh_derived_columns(conn) -> None:
                 "SELECT count(sanctions_refresh_action(id)) FROM sanctions_action"
             ),
         )
-        # Which entities and articles a published action shows, by the functions the
-        # triggers call.
-        for plural, table in (("entities", "sanctions_entity"), ("articles", "sanctions_article")):
-            _timed(
-                f"visible {plural}",
-                lambda plural=plural, table=table: conn.execute(
-                    f"SELECT sanctions_refresh_visible_{plural}(ARRAY(SELECT id FROM {table}))"
-                ),
-            )
+        # Which entities and articles a published action shows, by the triggers' rule.
+        _timed("visible entities and articles", lambda: conn.execute(REFRESH_ALL_VISIBLE))
 
 
 class Loader:

@@ -206,3 +206,18 @@ END
         ),
     ]
 }
+
+
+# The rule of sanctions_refresh_visible_entities and _articles (an entity is visible
+# while a designation of a published action names it, an article while it covers one)
+# over whole tables in one pass each, for a bulk load made with the triggers off
+# (bench/generate.py): passing every id to the functions looks the rows up one by one.
+# tests/sanctions/test_sql.py shows that both give the same flags.
+REFRESH_ALL_VISIBLE = """
+    UPDATE sanctions_entity r SET visible = EXISTS (
+        SELECT FROM sanctions_designation x JOIN sanctions_action a ON a.id = x.action_id
+         WHERE x.entity_id = r.id AND a.status = 'published');
+    UPDATE sanctions_article r SET visible = EXISTS (
+        SELECT FROM sanctions_coverage x JOIN sanctions_action a ON a.id = x.action_id
+         WHERE x.article_id = r.id AND a.status = 'published');
+"""

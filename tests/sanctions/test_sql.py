@@ -2,8 +2,12 @@
 
 import pytest
 from django.db import connection
+from django.db.models import Q
 
-from sanctions.sql import FUNCTIONS
+from sanctions.models import Article, Entity
+from sanctions.sql import FUNCTIONS, REFRESH_ALL_VISIBLE
+
+from .factories import make_action, make_article, make_entity
 
 pytestmark = pytest.mark.django_db
 
@@ -54,3 +58,37 @@ def test_a_definition_creates_the_function_it_describes():
 
     assert migrated_functions()["sanctions_word_forms"][-1] == function.body
     assert {"nuclear", "uclear", "nulear", "nuclar"} <= set(forms)
+
+
+def test_refreshing_all_visible_flags_at_once_gives_what_the_functions_give():
+    shown, drafted, unnamed = make_entity(), make_entity(), make_entity()
+    published = make_action(entities=[shown])
+    draft = make_action(entities=[drafted], published=False)
+    for actions in ([published], [draft], []):
+        make_article(actions=actions)
+
+    def flags():
+        return sorted(Entity.objects.values_list("pk", "visible")) + sorted(
+            Article.objects.values_list("pk", "visible")
+        )
+
+    def scramble():  # every flag wrong
+        Entity.objects.update(visible=Q(pk__in=[drafted.pk, unnamed.pk]))
+        Article.objects.update(visible=True)
+
+    with connection.cursor() as cursor:
+        scramble()
+        cursor.execute(
+            "SELECT sanctions_refresh_visible_entities(ARRAY(SELECT id FROM sanctions_entity)),"
+            " sanctions_refresh_visible_articles(ARRAY(SELECT id FROM sanctions_article))"
+        )
+        by_functions = flags()
+        scramble()
+        cursor.execute(REFRESH_ALL_VISIBLE)
+
+    assert flags() == by_functions
+    assert dict(Entity.objects.values_list("pk", "visible")) == {
+        shown.pk: True,
+        drafted.pk: False,
+        unnamed.pk: False,
+    }
