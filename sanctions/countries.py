@@ -86,7 +86,7 @@ def build() -> dict:
         spellings |= {key: found[key] for key in found if key and key not in spellings}
     return {
         "names": {
-            code.upper(): name for code, name in registry.country.names.items() if len(code) == 2
+            key.upper(): name for key, name in registry.country.names.items() if len(key) == 2
         },
         "codes": {identifier: code(t) for identifier, t in _get_identifier_map().items()},
         "spellings": dict(sorted(spellings.items())),

@@ -720,6 +720,7 @@ def index(request):
             "generated_at": generated_at,
             "license": settings.DATA_LICENSE,
             "every_hours": settings.CELERY_BEAT_SCHEDULE["write-export-dumps"]["schedule"] // 3600,
+            "ftm_export": "ftm.jsonl" in EXPORTS,
         },
     )
 

@@ -31,11 +31,6 @@ import re
 from collections import defaultdict
 from collections.abc import Iterator
 
-try:
-    from followthemoney import model
-except ImportError:  # followthemoney needs PyICU, which may not build (requirements-ftm.txt)
-    model = None  # no FtM export; the ids below are still the records' keys
-
 from .models import (
     ActionKind,
     AliasKind,
@@ -47,6 +42,17 @@ from .models import (
     RelationKind,
     designation_effect,
 )
+
+# What the FtM export and import need, and which may not be installed: PyICU does not
+# build everywhere (requirements-ftm.txt).
+FTM_PACKAGES = {"followthemoney", "rigour", "normality", "icu"}
+
+try:
+    from followthemoney import model
+except ModuleNotFoundError as missing:  # followthemoney needs PyICU (requirements-ftm.txt)
+    if missing.name.partition(".")[0] not in FTM_PACKAGES:
+        raise
+    model = None  # no FtM export; the ids below are still the records' keys
 
 SCHEMA_BY_KIND = {
     EntityKind.ORGANIZATION: "Organization",

@@ -1,10 +1,10 @@
 """The current definition of every SQL function of the tracker's database.
 
-The migrations create them from here (``FUNCTIONS[name].create()``), and
-tests/sanctions/test_sql.py fails when a migrated database differs from this module: a
-function changed here without a migration, or by a migration without changing it here.
-A function is changed by changing it here and adding a migration that runs its
-``create()``.
+The migrations create them from here (``FUNCTIONS[name].create()``). A function is
+changed by changing it here and adding a migration that runs its ``create()``, for the
+databases migrated before. tests/sanctions/test_sql.py fails when a migration leaves a
+function other than this module says; tests/sanctions/test_migrations.py when a
+function here changes (its digest in schema.txt), and says to add that migration.
 """
 
 from dataclasses import dataclass

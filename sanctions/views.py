@@ -19,6 +19,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from . import alerts, caching, citations, pages, tasks
 from .accounts import needs_second_factor
+from .exports import EXPORTS
 from .facets import ActionListing
 from .filters import ActionFilter, EntityFilter
 from .links import absolute_url
@@ -119,6 +120,7 @@ def action_list(request):
             "page_sizes": listing.page_size_options(),
             "facets": listing.facets(),
             "chart": listing.year_chart(),
+            "ftm_export": "ftm.jsonl" in EXPORTS,
         },
     )
     return _kept_while_current(response, listing)

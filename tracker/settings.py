@@ -338,7 +338,7 @@ else:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.db.DatabaseCache",
-            "LOCATION": "sanctions_cache",  # created by migration 0003_groups
+            "LOCATION": "sanctions_cache",  # created by migration 0003_initial_data
             # Rate-limit counts must not be culled while they count.
             "OPTIONS": {"MAX_ENTRIES": 1_000_000},
         }

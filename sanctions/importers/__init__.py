@@ -19,7 +19,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from sanctions import demo, record
+from sanctions import demo, ftm_mapping, record
 from sanctions.models import ImportRun
 
 from . import ofac_csv, ofac_xml, un_xml
@@ -27,7 +27,9 @@ from .reading import ImportRefused, ListFormatError
 
 try:
     from .ftm import import_ftm
-except ImportError as missing:  # followthemoney needs PyICU, which may not build
+except ModuleNotFoundError as missing:  # followthemoney needs PyICU (requirements-ftm.txt)
+    if missing.name.partition(".")[0] not in ftm_mapping.FTM_PACKAGES:
+        raise
     reason = str(missing)
 
     def import_ftm(path, **options):

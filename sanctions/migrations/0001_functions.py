@@ -20,12 +20,26 @@ DROP = "\n".join(
 )
 
 
+def refuse_a_database_of_the_old_migrations(apps, schema_editor):
+    # Nothing was deployed before the squash, but a local database (var/postgres) may
+    # hold the tables the old migrations made, which 0002 would fail to create.
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass('sanctions_action')")
+        if cursor.fetchone()[0] is not None:
+            raise RuntimeError(
+                "this database was migrated before the migrations were squashed"
+                " (December 2026): empty it (make clean-db, or drop and create it)"
+                " and migrate again"
+            )
+
+
 class Migration(migrations.Migration):
     initial = True
 
     dependencies = []
 
     operations = [
+        migrations.RunPython(refuse_a_database_of_the_old_migrations, migrations.RunPython.noop),
         TrigramExtension(),
         UnaccentExtension(),
         migrations.RunSQL(CREATE, DROP),

@@ -1,5 +1,5 @@
-"""What the model modules share: counting subqueries, history tracking, and the
-triggers that keep derived columns.
+"""What the model modules share: counting subqueries, history tracking, the triggers
+that keep derived columns, and those that write the two change logs.
 """
 
 import pghistory

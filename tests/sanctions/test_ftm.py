@@ -9,7 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 # The FtM export and import need followthemoney (requirements-ftm.txt), which `make
-# install` adds where PyICU builds; test_countries.py shows the tracker without it.
+# install` adds where PyICU builds; test_without_ftm.py shows the tracker without it.
 model = pytest.importorskip("followthemoney").model
 
 from sanctions import ftm_mapping

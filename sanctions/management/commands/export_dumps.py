@@ -7,8 +7,9 @@ from sanctions.exports import write_dumps
 
 class Command(BaseCommand):
     help = (
-        "Write every export (actions.csv, entities.csv, actions.json, ftm.jsonl) unfiltered"
-        " into storage with a manifest, for /exports/ to list and serve. Run it periodically."
+        "Write every export (actions.csv, entities.csv, actions.json, and ftm.jsonl where"
+        " followthemoney is installed) unfiltered into storage with a manifest, for /exports/"
+        " to list and serve. Run it periodically."
     )
 
     def handle(self, *args, **options):
