@@ -20,7 +20,7 @@ $(VENV)/.installed: requirements-dev.lock requirements-ftm.lock | $(BIN)/python
 	mkdir -p var
 	@$(BIN)/pip install --quiet -r requirements-ftm.lock >var/pyicu.log 2>&1 \
 		&& rm var/pyicu.log \
-		|| echo "PyICU could not be built (it needs a C++ compiler and the ICU headers; see var/pyicu.log): the FollowTheMoney export and import are off, everything else works."
+		|| echo "PyICU could not be built (it needs a C++ compiler and the ICU headers; see var/pyicu.log): the FollowTheMoney export and import are off, everything else works. With them installed, rm $@ and run make again."
 	touch $@
 
 # After editing requirements*.txt: resolve them again into the lock files.
