@@ -29,6 +29,22 @@ class Function:
         )
 
 
+# A row a published action shows (Entity.visible, Article.visible): (model, plural,
+# the table of the links naming it in actions, the link's column). An entity is visible
+# while a designation of a published action names it, an article while it covers one.
+VISIBLE_FLAGS = [
+    ("entity", "entities", "sanctions_designation", "entity_id"),
+    ("article", "articles", "sanctions_coverage", "article_id"),
+]
+
+
+def _shown(link: str, column: str, row: str) -> str:
+    return (
+        f"EXISTS (SELECT FROM {link} x JOIN sanctions_action a ON a.id = x.action_id"
+        f" WHERE x.{column} = {row} AND a.status = 'published')"
+    )
+
+
 FUNCTIONS = {
     function.name: function
     for function in [
@@ -159,35 +175,24 @@ END
      WHERE a.id = target
 """,
         ),
-        Function(
-            # Recompute Article.visible for these articles.
-            name="sanctions_refresh_visible_articles",
-            arguments="ids bigint[]",
-            returns="void",
-            language="sql",
-            volatility="VOLATILE",
-            parallel="UNSAFE",
-            body="""
-    UPDATE sanctions_article r SET visible = now.visible
-      FROM (SELECT i.id, EXISTS (SELECT FROM sanctions_coverage x JOIN sanctions_action a ON a.id = x.action_id WHERE x.article_id = i.id AND a.status = 'published') AS visible
+        *(
+            Function(
+                # Recompute Entity.visible or Article.visible for these rows; rows
+                # already right are not written (no history, no public change).
+                name=f"sanctions_refresh_visible_{plural}",
+                arguments="ids bigint[]",
+                returns="void",
+                language="sql",
+                volatility="VOLATILE",
+                parallel="UNSAFE",
+                body=f"""
+    UPDATE sanctions_{name} r SET visible = now.visible
+      FROM (SELECT i.id, {_shown(link, column, "i.id")} AS visible
               FROM unnest(ids) AS i(id)) now
      WHERE r.id = now.id AND r.visible IS DISTINCT FROM now.visible;
 """,
-        ),
-        Function(
-            # Recompute Entity.visible for these entities.
-            name="sanctions_refresh_visible_entities",
-            arguments="ids bigint[]",
-            returns="void",
-            language="sql",
-            volatility="VOLATILE",
-            parallel="UNSAFE",
-            body="""
-    UPDATE sanctions_entity r SET visible = now.visible
-      FROM (SELECT i.id, EXISTS (SELECT FROM sanctions_designation x JOIN sanctions_action a ON a.id = x.action_id WHERE x.entity_id = i.id AND a.status = 'published') AS visible
-              FROM unnest(ids) AS i(id)) now
-     WHERE r.id = now.id AND r.visible IS DISTINCT FROM now.visible;
-""",
+            )
+            for name, plural, link, column in VISIBLE_FLAGS
         ),
         Function(
             # A word and, from five letters, the word less each one letter (NameWord.forms).
@@ -208,16 +213,10 @@ END
 }
 
 
-# The rule of sanctions_refresh_visible_entities and _articles (an entity is visible
-# while a designation of a published action names it, an article while it covers one)
-# over whole tables in one pass each, for a bulk load made with the triggers off
-# (bench/generate.py): passing every id to the functions looks the rows up one by one.
-# tests/sanctions/test_sql.py shows that both give the same flags.
-REFRESH_ALL_VISIBLE = """
-    UPDATE sanctions_entity r SET visible = EXISTS (
-        SELECT FROM sanctions_designation x JOIN sanctions_action a ON a.id = x.action_id
-         WHERE x.entity_id = r.id AND a.status = 'published');
-    UPDATE sanctions_article r SET visible = EXISTS (
-        SELECT FROM sanctions_coverage x JOIN sanctions_action a ON a.id = x.action_id
-         WHERE x.article_id = r.id AND a.status = 'published');
-"""
+# The same rule over whole tables in one pass each, for a bulk load made with the
+# triggers off (bench/generate.py): passing every id to the functions looks the rows up
+# one by one. tests/sanctions/test_sql.py shows that both give the same flags.
+REFRESH_ALL_VISIBLE = "".join(
+    f"UPDATE sanctions_{name} r SET visible = {_shown(link, column, 'r.id')};\n"
+    for name, _, link, column in VISIBLE_FLAGS
+)
