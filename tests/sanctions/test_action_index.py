@@ -102,6 +102,11 @@ def test_a_publish_is_in_the_next_list_without_reading_every_action(client, full
     assert "Just published" in response.content.decode()
     assert len(full_reads) == reads
     assert "no-store" not in response.get("Cache-Control", "")
+    # The unfiltered list's counts, kept with the index, are those of the new version.
+    unfiltered = client.get("/actions/").context
+    [authority] = [facet for facet in unfiltered["facets"] if facet.name == "authority"]
+    assert [value.count for value in authority.values] == [2]
+    assert sum(total for _, _, total in unfiltered["chart"].years) == 2
 
 
 @pytest.mark.django_db
