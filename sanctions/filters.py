@@ -4,6 +4,7 @@ import django_filters
 from django import forms
 from django.conf import settings
 from django.db.models import Q
+from django.forms.renderers import Jinja2
 from drf_spectacular.utils import extend_schema_field
 
 from . import caching
@@ -21,6 +22,14 @@ from .models import (
     is_partial,
 )
 from .search import QueryTooLong, clean_query, name_key, search_entities, text_query
+
+
+class FilterForm(forms.Form):
+    """The filter forms of the public lists. Their widgets render through Django's own
+    Jinja2 copies of its widget templates: a select of twenty options takes 3 ms in the
+    template language and under 1 ms so, and the action list has six selects."""
+
+    default_renderer = Jinja2()  # one per process: the engine compiles each template once
 
 
 class CountryField(forms.CharField):
@@ -250,6 +259,7 @@ class ActionFilter(django_filters.FilterSet):
 
     class Meta:
         model = Action
+        form = FilterForm
         fields = []
 
     def filter_q(self, queryset, name, value):
@@ -294,6 +304,7 @@ class EntityFilter(django_filters.FilterSet):
 
     class Meta:
         model = Entity
+        form = FilterForm
         fields = []
 
     def filter_queryset(self, queryset):
