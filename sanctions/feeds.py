@@ -206,8 +206,8 @@ class ActionFeed(Feed):
 
     def item_categories(self, action: Action) -> list[str]:
         return [
-            *(_xml_text(basis.short_name) for basis in action.legal_bases.all()),
-            *(_xml_text(program.code) for program in action.programs.all()),
+            *(_xml_text(name) for name in action.legal_basis_names),
+            *(_xml_text(code) for code in action.program_codes),
             action.get_kind_display(),
         ]
 

@@ -4,12 +4,13 @@ sees.
 """
 
 import pgtrigger
+from django.contrib.postgres.expressions import ArraySubquery
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVectorField
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Case, ExpressionWrapper, Q, Value, When
+from django.db.models import Case, ExpressionWrapper, OuterRef, Q, Value, When
 from django.db.models.functions import Now
 from django.utils import timezone
 
@@ -106,12 +107,24 @@ class ActionQuerySet(models.QuerySet):
         )
 
     def for_list(self):
-        """Published actions with what a list row shows, newest first."""
+        """Published actions with what a list row shows, newest first. The short names of
+        their legal bases and the codes of their programs come in the same query, as
+        arrays in the order an action's page shows them (two prefetches cost a page of
+        twenty rows more than the rows do)."""
+        legal_bases = ActionLegalBasis.objects.filter(action=OuterRef("pk"))
+        programs = ActionProgram.objects.filter(action=OuterRef("pk"))
         return (
             self.published()
             .select_related("authority")
-            .prefetch_related("legal_bases", "programs")
-            .annotate(entity_count=count_of(Designation.objects.all(), "action"))
+            .annotate(
+                entity_count=count_of(Designation.objects.all(), "action"),
+                legal_basis_names=ArraySubquery(
+                    legal_bases.order_by("legalbasis__short_name").values("legalbasis__short_name")
+                ),
+                program_codes=ArraySubquery(
+                    programs.order_by("program__code").values("program__code")
+                ),
+            )
             .order_by("-announced_on", "-pk")
         )
 

@@ -1,4 +1,5 @@
 import datetime
+import re
 from pathlib import Path
 
 import pghistory
@@ -8,7 +9,16 @@ from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from sanctions.models import ActionKind, Alias, Article, Authority, Relation, RelationKind, Source
+from sanctions.models import (
+    ActionKind,
+    Alias,
+    Article,
+    Authority,
+    Program,
+    Relation,
+    RelationKind,
+    Source,
+)
 from sanctions.search import index_names
 from sanctions.throttling import SearchThrottle
 
@@ -49,6 +59,25 @@ def test_action_list_shows_published_actions_newest_first(client):
 
     titles = [action.title for action in response.context["page"]]
     assert titles == ["Second", "First"]
+
+
+def test_a_list_row_tags_its_legal_bases_and_programs_in_the_action_pages_order(client):
+    action = make_action(
+        legal_bases=[
+            make_legal_basis(short_name="NPPA"),
+            make_legal_basis(short_name="E.O. 13382"),
+        ]
+    )
+    for code in ("SDGT", "NPWMD"):
+        action.programs.add(Program.objects.create(code=code, name=code))
+    make_action(legal_bases=[make_legal_basis(short_name="INKSNA")])
+
+    for path in ("/actions/", "/"):
+        body = client.get(path).content.decode()
+        row = body[body.index(action.get_absolute_url()) :]
+        row = row[: row.index("</li>")]
+        tags = re.findall(r'<span class="tag[^"]*">([^<]+)</span>', row)
+        assert tags == ["E.O. 13382", "NPPA", "NPWMD", "SDGT"]
 
 
 def test_action_list_filters_by_country_and_date_range(client):
