@@ -96,9 +96,10 @@ class QueryFilter(django_filters.CharFilter):
 
 
 class VersionedChoices(django_filters.fields.ModelChoiceIterator):
-    """A select's options read once per version of the public record: which authorities,
-    legal bases and programs have published actions changes only with it, and reading
-    them costs a list page a third of its queries."""
+    """A KeyChoiceFilter's options, read once per version of the public record: which
+    authorities, legal bases and programs have published actions changes only with it,
+    and reading them costs a list page a third of its queries. Being a model's public
+    rows by one key field, they are named by the model and that field."""
 
     def options(self) -> list[tuple[str, str]]:
         # Kept on the field (one per form, so per request): a form renders, validates
@@ -106,7 +107,7 @@ class VersionedChoices(django_filters.fields.ModelChoiceIterator):
         if (options := getattr(self.field, "_versioned_options", None)) is None:
             read = super().__iter__
             options = self.field._versioned_options = caching.by_version(
-                f"choices:{caching.query_key(self.queryset)}",
+                f"choices:{self.queryset.model._meta.label_lower}.{self.field.to_field_name}",
                 lambda: [(str(value), str(label)) for value, label in read()],
             )
         return options
@@ -135,7 +136,13 @@ class KeyChoiceField(django_filters.fields.ModelChoiceField):
 
 
 class KeyChoiceFilter(django_filters.ModelChoiceFilter):
+    """A choice among a reference model's public rows (those published actions cite),
+    by a key field: a slug or code."""
+
     field_class = KeyChoiceField
+
+    def __init__(self, *, model, to_field_name: str, **kwargs):
+        super().__init__(queryset=model.objects.public(), to_field_name=to_field_name, **kwargs)
 
 
 def _date_widget():
@@ -195,14 +202,14 @@ class ActionFilter(django_filters.FilterSet):
         " concerned.",
     )
     authority = KeyChoiceFilter(
-        queryset=Authority.objects.public(),
+        model=Authority,
         to_field_name="slug",
         empty_label="Any authority",
         help_text="In links and the API by slug, e.g. us-state.",
     )
     legal_basis = KeyChoiceFilter(
         field_name="legal_bases",
-        queryset=LegalBasis.objects.public(),
+        model=LegalBasis,
         to_field_name="slug",
         label="Legal basis",
         empty_label="Any legal basis",
@@ -210,7 +217,7 @@ class ActionFilter(django_filters.FilterSet):
     )
     program = KeyChoiceFilter(
         field_name="programs",
-        queryset=Program.objects.public(),
+        model=Program,
         to_field_name="code",
         empty_label="Any program",
         help_text="The list program tag, e.g. NPWMD.",
