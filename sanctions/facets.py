@@ -208,6 +208,13 @@ def _positions(lookup: np.ndarray, keys: np.ndarray) -> np.ndarray:
     return positions
 
 
+def _count_chosen(values: np.ndarray, chosen: np.ndarray, size: int) -> np.ndarray:
+    """How many chosen rows have each value (0 to size - 1). Counted as (value, chosen)
+    pairs, without a branch per row: picking the chosen rows out first costs twice as
+    much when about half of them are."""
+    return np.bincount(values * 2 + chosen, minlength=2 * size)[1::2]
+
+
 def _pair_arrays(pairs, codes: _Codes):
     actions = np.fromiter((action for action, _ in pairs), dtype=np.int64, count=len(pairs))
     return actions, codes.encode([value for _, value in pairs])
@@ -365,10 +372,11 @@ class ActionIndex:
             return self._counted_whole(column, self.count_by, column)
         if column in self.links:
             rows, values, codes = self.links[column]
-            counts = np.bincount(values[selected[rows]], minlength=len(codes.values))
+            chosen = selected[rows]
         else:
             codes = {"authority": self.authorities, "kind": self.kinds, "year": self.years}[column]
-            counts = np.bincount(getattr(self, column)[selected], minlength=len(codes.values))
+            values, chosen = getattr(self, column), selected
+        counts = _count_chosen(values, chosen, len(codes.values))
         # Element by element, a numpy array costs a microsecond or more per value.
         found = np.flatnonzero(counts)
         values = [codes.values[code] for code in found.tolist()]
@@ -380,8 +388,8 @@ class ActionIndex:
         if selected is None:
             return self._counted_whole("year and authority", self.count_by_year_and_authority)
         width = len(self.authorities.values)
-        pairs = self.year[selected].astype(np.int64) * width + self.authority[selected]
-        counts = np.bincount(pairs, minlength=len(self.years.values) * width)
+        cells = self.year.astype(np.int64) * width + self.authority
+        counts = _count_chosen(cells, selected, len(self.years.values) * width)
         found = np.flatnonzero(counts)
         pairs = [
             (self.years.values[code // width], self.authorities.values[code % width])
