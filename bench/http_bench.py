@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 import psycopg
+from search_bench import CACHE_URL  # bench/ is this script's folder, first on sys.path
 
 BASE_DIR = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -59,6 +60,7 @@ def server_env(url: str) -> dict[str, str]:
         "DEBUG": "false",
         "SECRET_KEY": "bench-only-not-secret",
         "ALLOWED_HOSTS": "127.0.0.1",
+        "CACHE_URL": CACHE_URL,  # as deployed: rate limits and page cache in Redis
         # Throughput, not the rate limits, is measured: every request comes from one address.
         "API_REQUESTS_PER_MINUTE": "100000000",
         "SEARCH_REQUESTS_PER_MINUTE": "100000000",

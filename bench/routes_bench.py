@@ -222,17 +222,18 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=60)
     parser.add_argument("--only", default="", help="comma-separated route names")
     args = parser.parse_args(argv)
+    from search_bench import CACHE_URL, prepare
+
     os.environ["DATABASE_URL"] = args.database
     os.environ.setdefault("SECRET_KEY", "bench-only-not-secret")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tracker.settings")
     os.environ["CONN_MAX_AGE"] = "600"
+    os.environ["CACHE_URL"] = CACHE_URL
     os.environ["ALLOWED_HOSTS"] = "testserver"
     os.environ["PAGE_CACHE"] = "false"  # each request does a miss's whole work
     for limit in ("SEARCH_REQUESTS_PER_MINUTE", "API_REQUESTS_PER_MINUTE"):
         os.environ[limit] = "1000000000"
     os.environ["EXPORT_REQUESTS_PER_HOUR"] = "1000000000"
-
-    from search_bench import prepare
 
     prepare(args.database, args.scale, regenerate=False)
     import tracker.wsgi  # noqa: F401 (set up as the server is, collector settings included)
