@@ -18,11 +18,14 @@ from .models import (
     EDITOR_ONLY_FIELDS,
     LIFTING_KINDS,
     LISTING_KINDS,
+    UNSHOWN_ARTICLE_FIELDS,
     Action,
     AliasKind,
     Entity,
     Script,
+    archived_copies,
     detect_script,
+    legal_basis_names,
 )
 
 # Timeline colours: listings red, removals green, everything else blue.
@@ -37,14 +40,16 @@ def entity_page(entity: Entity, as_of: datetime.date) -> dict:
     designations = list(
         entity.designations.published()
         .select_related("action__authority")
-        .prefetch_related("action__legal_bases", "action__other_authorities")
+        .prefetch_related("action__other_authorities")
+        .annotate(legal_basis_names=legal_basis_names("action_id"))
         .order_by("action__announced_on", "action__pk")
     )
     relations = list(entity.public_relations().select_related("subject", "object"))
     articles = list(
         entity.public_articles([d.action_id for d in designations])
         .select_related("outlet")
-        .prefetch_related("snapshots")
+        .defer(*UNSHOWN_ARTICLE_FIELDS)
+        .prefetch_related(archived_copies("snapshots"))
     )
     aliases = list(entity.aliases.all())
     aliases_by_script = defaultdict(list)

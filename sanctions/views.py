@@ -34,6 +34,7 @@ from .models import (
     ListName,
     Snapshot,
     Subscription,
+    archived_copies,
     count_of,
     status_date,
 )
@@ -136,7 +137,7 @@ def action_detail(request, pk):
     actions = Action.objects.all() if may_preview(request) else Action.objects.published()
     action = get_object_or_404(
         actions.with_details().prefetch_related(
-            "sources__snapshots", "coverage__article__snapshots"
+            archived_copies("sources__snapshots"), archived_copies("coverage__article__snapshots")
         ),
         pk=pk,
     )

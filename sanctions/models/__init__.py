@@ -85,6 +85,7 @@ from .actions import (  # noqa: F401
     Source,
     SourceKind,
     is_partial,
+    legal_basis_names,
     recorded_entities,
     shown_publicly,
 )
@@ -104,6 +105,7 @@ from .coverage import (  # noqa: F401
     SnapshotQuerySet,
     Suggestion,
     SuggestionStatus,
+    archived_copies,
     site_of,
 )
 from .lists import (  # noqa: F401

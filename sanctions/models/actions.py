@@ -111,22 +111,24 @@ class ActionQuerySet(models.QuerySet):
         their legal bases and the codes of their programs come in the same query, as
         arrays in the order an action's page shows them (two prefetches cost a page of
         twenty rows more than the rows do)."""
-        legal_bases = ActionLegalBasis.objects.filter(action=OuterRef("pk"))
-        programs = ActionProgram.objects.filter(action=OuterRef("pk"))
+        programs = ActionProgram.objects.filter(action=OuterRef("pk")).order_by("program__code")
         return (
             self.published()
             .select_related("authority")
             .annotate(
                 entity_count=count_of(Designation.objects.all(), "action"),
-                legal_basis_names=ArraySubquery(
-                    legal_bases.order_by("legalbasis__short_name").values("legalbasis__short_name")
-                ),
-                program_codes=ArraySubquery(
-                    programs.order_by("program__code").values("program__code")
-                ),
+                legal_basis_names=legal_basis_names("pk"),
+                program_codes=ArraySubquery(programs.values("program__code")),
             )
             .order_by("-announced_on", "-pk")
         )
+
+
+def legal_basis_names(action: str) -> ArraySubquery:
+    """The short names of an action's legal bases, in the order its page shows them, as
+    an array column; ``action`` names the outer query's action id ("pk", "action_id")."""
+    bases = ActionLegalBasis.objects.filter(action=OuterRef(action))
+    return ArraySubquery(bases.order_by("legalbasis__short_name").values("legalbasis__short_name"))
 
 
 def shown_publicly(obj: models.Model) -> bool:

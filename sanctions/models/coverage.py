@@ -222,6 +222,14 @@ class SnapshotQuerySet(models.QuerySet):
         )
 
 
+def archived_copies(lookup: str) -> models.Prefetch:
+    """A prefetch of the snapshots at ``lookup`` ("snapshots", "sources__snapshots"),
+    newest first, into each record's ``archived_copies`` list: a dead link shows the
+    first (includes/link_status.html). A list, because a prefetch into the related
+    manager clones a queryset for every record: 10 ms for an entity's 87 articles."""
+    return models.Prefetch(lookup, queryset=Snapshot.objects.all(), to_attr="archived_copies")
+
+
 @track_history()
 class Snapshot(models.Model):
     """An archived copy of an article's or a source's page, exactly as fetched.

@@ -204,12 +204,18 @@ def test_entity_page_shows_timeline_in_date_order_and_status_today(client):
         authority=state,
         entities=[longde],
         announced_on=datetime.date(2024, 4, 19),
+        legal_bases=[
+            make_legal_basis(short_name="NPPA"),
+            make_legal_basis(short_name="E.O. 13382"),
+        ],
     )
 
     response = client.get(longde.get_absolute_url())
 
     body = response.content.decode()
     assert body.index("First action") < body.index("Second action")
+    entry = body[body.index("First action") :]
+    assert " · E.O. 13382 · NPPA</span>" in entry[: entry.index("</li>")]
     [status] = response.context["status"]
     assert status.authorities == [state] and status.regime == "ofac_sdn"
     assert status.since == datetime.date(2024, 4, 19)
