@@ -625,3 +625,20 @@ def test_the_favicon_is_an_svg_linked_from_every_page_and_at_favicon_ico(client)
     assert redirect["Location"] == "/static/sanctions/favicon.svg"
     svg = Path(finders.find("sanctions/favicon.svg")).read_text(encoding="utf-8")
     assert svg.startswith("<svg") and "<script" not in svg
+
+
+def test_the_day_filter_writes_a_day_as_the_date_filter_would(settings):
+    from django.template import Context, Template
+
+    settings.TIME_ZONE = "Asia/Karachi"  # a late UTC evening is the next day there
+    by_date_filter = Template(
+        """<time datetime="{{ v|date:'Y-m-d' }}">{{ v|date:"j M Y" }}</time>"""
+    )
+    by_day = Template("{% load tracker %}{{ v|day }}")
+    moment = datetime.datetime(2024, 12, 18, 21, 30, tzinfo=datetime.UTC)
+    for value in (datetime.date(2024, 9, 3), moment, None):
+        context = Context({"v": value})
+        assert by_day.render(context) == (by_date_filter.render(context) if value else "")
+    assert by_day.render(Context({"v": moment})) == (
+        '<time datetime="2024-12-19">19 Dec 2024</time>'
+    )
