@@ -8,10 +8,11 @@ framework completes with the host the feed was served from.
 import dataclasses
 import datetime
 import re
+from collections import defaultdict
 
 from django.conf import settings
 from django.contrib.syndication.views import Feed
-from django.db.models import Exists, OuterRef, Prefetch
+from django.db.models import Exists, OuterRef
 from django.http import HttpResponseBadRequest, HttpResponseNotAllowed
 from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed
@@ -150,16 +151,21 @@ class ActionFeed(Feed):
     def author_name(self) -> str:
         return settings.SITE_NAME
 
-    def items(self, obj: FeedRequest):
-        # Each entry names the entities: their names and countries, nothing else.
-        designations = (
-            Designation.objects.select_related("entity")
-            .only("action", "entity__name", "entity__countries")
+    def items(self, obj: FeedRequest) -> list[Action]:
+        actions = list(obj.filterset.qs[:FEED_SIZE])
+        # Each entry names the entities: their names and countries, nothing else, read
+        # as values (a feed of large actions names hundreds).
+        named = defaultdict(list)
+        rows = (
+            Designation.objects.filter(action__in=[action.pk for action in actions])
             .order_by("position", "pk")
+            .values_list("action_id", "entity__name", "entity__countries")
         )
-        return obj.filterset.qs.prefetch_related(Prefetch("designations", queryset=designations))[
-            :FEED_SIZE
-        ]
+        for action_id, name, countries in rows:
+            named[action_id].append((name, countries))
+        for action in actions:
+            action.entities_named = named[action.pk]
+        return actions
 
     def item_title(self, action: Action) -> str:
         # Atom titles are text: Django's default would escape them a second time.
@@ -184,19 +190,16 @@ class ActionFeed(Feed):
 
     def item_description(self, action: Action) -> str:
         """HTML (the generator escapes it into the XML): the summary, then the entities."""
-        designations = list(action.designations.all())
+        entities = action.entities_named
         parts = [linebreaks(action.summary, autoescape=True)] if action.summary else []
-        if designations:
-            parts.append(format_html("<p>Entities ({}):</p>", len(designations)))
+        if entities:
+            parts.append(format_html("<p>Entities ({}):</p>", len(entities)))
             items = format_html_join(
                 "",
                 "<li>{}{}</li>",
                 (
-                    (
-                        d.entity.name,
-                        f" ({', '.join(d.entity.countries)})" if d.entity.countries else "",
-                    )
-                    for d in designations
+                    (name, f" ({', '.join(countries)})" if countries else "")
+                    for name, countries in entities
                 ),
             )
             parts.append(format_html("<ul>{}</ul>", items))
