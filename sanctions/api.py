@@ -35,6 +35,7 @@ from .caching import VersionedPaginator, latest_change
 from .filters import MAX_PAGE_SIZE, ActionFilter, EntityFilter
 from .links import absolute_url, site_root
 from .models import (
+    UNSHOWN_ACTION_FIELDS,
     Action,
     Alias,
     Article,
@@ -67,6 +68,7 @@ def entity_queryset():
     published = (
         Designation.objects.published()
         .select_related("action__authority", "legal_basis")
+        .defer(*(f"action__{field}" for field in UNSHOWN_ACTION_FIELDS))
         .prefetch_related("action__other_authorities")
         .order_by("action__announced_on", "action_id")
     )

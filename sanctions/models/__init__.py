@@ -39,6 +39,7 @@ from .reference import (  # noqa: F401
     ProgramQuerySet,
     ReferenceQuerySet,
     Regime,
+    UNSHOWN_ACTION_FIELDS,
     UNSHOWN_ARTICLE_FIELDS,
     UNSHOWN_ENTITY_FIELDS,
     designation_effect,
