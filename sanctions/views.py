@@ -24,6 +24,8 @@ from .facets import ActionListing
 from .filters import ActionFilter, EntityFilter
 from .links import absolute_url
 from .models import (
+    UNSHOWN_ACTION_FIELDS,
+    UNSHOWN_ARTICLE_FIELDS,
     Action,
     Article,
     Authority,
@@ -221,10 +223,16 @@ def entity_detail(request, pk):
 
 @require_safe
 def article_list(request):
-    published_coverage = Coverage.objects.published().select_related("action__authority")
+    published_coverage = (
+        Coverage.objects.published()
+        .select_related("action__authority")
+        .defer(*(f"action__{field}" for field in UNSHOWN_ACTION_FIELDS))
+    )
+    # An article's text can be long; a list shows its headline.
     articles = (
         Article.objects.visible()
         .select_related("outlet")
+        .defer(*UNSHOWN_ARTICLE_FIELDS)
         .prefetch_related(Prefetch("coverage", queryset=published_coverage))
     )
     query, error = _search_query(request)
