@@ -327,8 +327,10 @@ LINK_CHECK_INTERVAL_HOURS = envint("LINK_CHECK_INTERVAL_HOURS", "24")
 LINK_DEAD_AFTER = envint("LINK_DEAD_AFTER", "3")
 
 # The cache holds the rate limits' counts, so it must be shared by every web process:
-# Redis when CACHE_URL names one, else a table in the database.
+# Redis when CACHE_URL names one, else a table in the database (which the migrations
+# make in either case).
 CACHE_URL = os.getenv("CACHE_URL", "")
+CACHE_TABLE = "sanctions_cache"
 if CACHE_URL.startswith(("redis://", "rediss://")):
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache"}}
     CACHES["default"]["LOCATION"] = CACHE_URL
@@ -338,7 +340,7 @@ else:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.db.DatabaseCache",
-            "LOCATION": "sanctions_cache",  # created by migration 0003_initial_data
+            "LOCATION": CACHE_TABLE,  # created by migration 0003_initial_data
             # Rate-limit counts must not be culled while they count.
             "OPTIONS": {"MAX_ENTRIES": 1_000_000},
         }

@@ -2,7 +2,8 @@
 the first version of each change log."""
 
 from django.contrib.auth.management import create_permissions
-from django.core.management import call_command
+from django.conf import settings
+from django.core.management.commands import createcachetable
 from django.db import migrations
 
 # Editors enter and edit drafts of the records they curate, and may delete an action's
@@ -62,8 +63,12 @@ def remove_groups(apps, schema_editor):
 
 def create_cache_table(apps, schema_editor):
     # The rate limits' counts live in the cache, shared by every web process: a table
-    # of the database unless CACHE_URL names Redis (then this creates nothing).
-    call_command("createcachetable", verbosity=0)
+    # of the database unless CACHE_URL names Redis. The table is made either way, so
+    # that a deployment can drop CACHE_URL later (createcachetable alone makes only the
+    # tables of the caches configured now).
+    command = createcachetable.Command()
+    command.verbosity = 0
+    command.create_table(schema_editor.connection.alias, settings.CACHE_TABLE, dry_run=False)
 
 
 class Migration(migrations.Migration):

@@ -120,3 +120,20 @@ def test_the_change_logs_start_with_the_record_as_it_stands():
         assert cursor.fetchone()[0] >= 1
         cursor.execute("SELECT count(*) FROM sanctions_actionschange WHERE actions IS NULL")
         assert cursor.fetchone()[0] >= 1
+
+
+def test_the_cache_table_is_made_even_when_redis_holds_the_cache(settings):
+    """A deployment migrated with CACHE_URL set may drop it later: its rate limits then
+    count in the table, which must exist."""
+    import importlib
+
+    initial_data = importlib.import_module("sanctions.migrations.0003_initial_data")
+    settings.CACHES = {
+        **settings.CACHES,
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache"},
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE {settings.CACHE_TABLE}")  # rolled back after the test
+    with connection.schema_editor() as schema_editor:
+        initial_data.create_cache_table(None, schema_editor)
+    assert settings.CACHE_TABLE in connection.introspection.table_names()
