@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 import psycopg
-from search_bench import CACHE_URL  # bench/ is this script's folder, first on sys.path
+from search_bench import CACHE_URL, fresh_cache  # bench/ is this script's folder: on sys.path
 
 BASE_DIR = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -197,6 +197,7 @@ def main() -> int:
     args = parser.parse_args()
     url = f"{SERVER}/{DATABASE}"
     ensure_database(url)
+    fresh_cache()
     port = free_port()
     server = start_server(url, port)
     stop = threading.Event()

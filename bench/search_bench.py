@@ -43,8 +43,18 @@ TARGETS_MS = {"names": 50, "split names": 50, "full text": 150, "lists": 150}
 DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/bench_search"
 # The cache as deployed (README, "Deploying on servers"): rate-limit counts and values
 # kept per version of the record in Redis. BENCH_CACHE_URL="" measures the fallback, a
-# table in the database, which costs each rate-limited request six queries and a write.
+# table in the database, which costs each rate-limited request six more queries, one of
+# them a write.
 CACHE_URL = os.getenv("BENCH_CACHE_URL", "redis://127.0.0.1:6379/14")
+
+
+def fresh_cache() -> None:
+    """Empty the benchmarks' Redis database before a run: values kept per version of the
+    record are named by that version, which two benchmark databases can share."""
+    if CACHE_URL:
+        import redis
+
+        redis.Redis.from_url(CACHE_URL).flushdb()
 
 
 def main(argv=None):
@@ -69,6 +79,7 @@ def main(argv=None):
     # The views' own work is measured: a common query asked again is no page-cache hit.
     os.environ["PAGE_CACHE"] = "false"
     prepare(args.database, args.scale, regenerate=args.prepare)
+    fresh_cache()
     import django
 
     django.setup()

@@ -3,6 +3,7 @@
 import datetime
 import itertools
 
+from django.conf import settings
 from django.contrib.auth.models import Group, User
 
 from sanctions.models import (
@@ -118,7 +119,7 @@ def data_queries(captured) -> list[str]:
     return [
         query["sql"]
         for query in captured.captured_queries
-        if "sanctions_cache" not in query["sql"] and "SAVEPOINT" not in query["sql"]
+        if settings.CACHE_TABLE not in query["sql"] and "SAVEPOINT" not in query["sql"]
     ]
 
 
