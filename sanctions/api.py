@@ -35,7 +35,6 @@ from .caching import VersionedPaginator, latest_change
 from .filters import MAX_PAGE_SIZE, ActionFilter, EntityFilter
 from .links import absolute_url, site_root
 from .models import (
-    UNSHOWN_ACTION_FIELDS,
     Action,
     Alias,
     Article,
@@ -67,8 +66,8 @@ def entity_queryset():
     visible = Entity.objects.visible()
     published = (
         Designation.objects.published()
-        .select_related("action__authority", "legal_basis")
-        .defer(*(f"action__{field}" for field in UNSHOWN_ACTION_FIELDS))
+        .with_actions()
+        .select_related("legal_basis")
         .prefetch_related("action__other_authorities")
         .order_by("action__announced_on", "action_id")
     )

@@ -18,7 +18,6 @@ from .models import (
     EDITOR_ONLY_FIELDS,
     LIFTING_KINDS,
     LISTING_KINDS,
-    UNSHOWN_ACTION_FIELDS,
     UNSHOWN_ARTICLE_FIELDS,
     Action,
     AliasKind,
@@ -40,9 +39,8 @@ def entity_page(entity: Entity, as_of: datetime.date) -> dict:
     """The template context of an entity's page, its status given on `as_of`."""
     designations = list(
         entity.designations.published()
-        .select_related("action__authority")
+        .with_actions()
         .prefetch_related("action__other_authorities")
-        .defer(*(f"action__{field}" for field in UNSHOWN_ACTION_FIELDS))
         .annotate(legal_basis_names=legal_basis_names("action_id"))
         .order_by("action__announced_on", "action__pk")
     )

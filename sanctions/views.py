@@ -24,7 +24,6 @@ from .facets import ActionListing
 from .filters import ActionFilter, EntityFilter
 from .links import absolute_url
 from .models import (
-    UNSHOWN_ACTION_FIELDS,
     UNSHOWN_ARTICLE_FIELDS,
     Action,
     Article,
@@ -223,11 +222,7 @@ def entity_detail(request, pk):
 
 @require_safe
 def article_list(request):
-    published_coverage = (
-        Coverage.objects.published()
-        .select_related("action__authority")
-        .defer(*(f"action__{field}" for field in UNSHOWN_ACTION_FIELDS))
-    )
+    published_coverage = Coverage.objects.published().with_actions()
     # An article's text can be long; a list shows its headline.
     articles = (
         Article.objects.visible()

@@ -26,6 +26,7 @@ from .common import (
 from .entities import Entity
 from .reference import (
     LIFTING_KINDS,
+    UNSHOWN_ACTION_FIELDS,
     UNSHOWN_ARTICLE_FIELDS,
     UNSHOWN_ENTITY_FIELDS,
     ActionKind,
@@ -463,6 +464,13 @@ class ActionPartQuerySet(models.QuerySet):
     def published(self):
         """Those of published actions."""
         return self.filter(action__status=ActionStatus.PUBLISHED)
+
+    def with_actions(self):
+        """Each with its action as a reference to it shows it: with its authority, and
+        without what such a reference never shows (UNSHOWN_ACTION_FIELDS)."""
+        return self.select_related("action__authority").defer(
+            *(f"action__{field}" for field in UNSHOWN_ACTION_FIELDS)
+        )
 
 
 @track_history()

@@ -283,7 +283,7 @@ class Entity(models.Model):
         if designations is None:
             designations = (
                 self.designations.published()
-                .select_related("action__authority")
+                .with_actions()
                 .prefetch_related("action__other_authorities")
             )
         lines = StatusHistory.walk(designations, until=date).lines.values()

@@ -224,7 +224,8 @@ class ActionStatus(models.TextChoices):
 UNSHOWN_ENTITY_FIELDS = ["description", "search_vector", "created_at", "updated_at"]
 UNSHOWN_ARTICLE_FIELDS = ["text", "search_document", "created_at", "updated_at"]
 # What a reference to an action (an entity's timeline and status, the entity API, the
-# article list) does not show: its long texts, its search vector and its times.
+# article list: ActionPartQuerySet.with_actions) does not show: its long texts, its
+# search vector and its times.
 UNSHOWN_ACTION_FIELDS = [
     "summary",
     "notes",
