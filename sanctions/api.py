@@ -30,7 +30,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.status import HTTP_301_MOVED_PERMANENTLY
 
-from .action_rows import action_columns, action_rows
+from .api_rows import action_columns, action_rows, article_columns, article_rows
 from .caching import VersionedPaginator, latest_change
 from .filters import MAX_PAGE_SIZE, ActionFilter, EntityFilter
 from .links import absolute_url, site_root
@@ -575,7 +575,7 @@ class ActionViewSet(ReadOnlyViewSet):
         return action_queryset()
 
     def list(self, request, *args, **kwargs):
-        # Read as values (action_rows.py): the same answer as the serializer's, without
+        # Read as values (api_rows.py): the same answer as the serializer's, without
         # a model instance for each of a page's 2,600 records.
         serializer = self.get_serializer()
         actions = self.filter_queryset(self.get_queryset())
@@ -665,6 +665,12 @@ class ArticleViewSet(ReadOnlyViewSet):
         if self.action == "list" and query:
             articles = articles.matching(query)
         return articles
+
+    def list(self, request, *args, **kwargs):
+        # Read as values (api_rows.py), as the action list is.
+        serializer = self.get_serializer()
+        page = self.paginate_queryset(article_columns(self.get_queryset(), serializer))
+        return self.get_paginated_response(article_rows(page, serializer))
 
 
 class AuthorityViewSet(ReadOnlyViewSet):

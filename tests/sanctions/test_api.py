@@ -500,7 +500,7 @@ def test_last_modified_moves_with_public_changes_only(client):
 
 
 def test_action_pages_read_as_rows_equal_the_serializer(demo_record, client, rf):
-    """The action list is read as values (sanctions/action_rows.py); each row must be
+    """The action list is read as values (sanctions/api_rows.py); each row must be
     what ActionSerializer gives for the same action, key for key, in the same order."""
     from sanctions.api import ActionSerializer, action_queryset
 
@@ -512,6 +512,24 @@ def test_action_pages_read_as_rows_equal_the_serializer(demo_record, client, rf)
     assert len(rows) == len(expected) > 10
     assert any(row["designations"] and row["coverage"] and row["sources"] for row in rows)
     assert any(row["other_authorities"] for row in rows)
+    for row, wanted in zip(rows, expected, strict=True):
+        assert list(row) == list(wanted)
+        assert row == wanted
+
+
+def test_article_pages_read_as_rows_equal_the_serializer(demo_record, client, rf):
+    """The article list is read as values too; each row must be what ArticleSerializer
+    gives for the same article, key for key, in the same order."""
+    from sanctions.api import ArticleSerializer, article_queryset
+
+    response = client.get("/api/v1/articles/?page_size=100")
+    rows = response.json()["results"]
+    request = rf.get("/api/v1/articles/")
+    expected = ArticleSerializer(article_queryset(), many=True, context={"request": request}).data
+
+    assert len(rows) == len(expected) > 10
+    assert any(len(row["actions"]) > 1 for row in rows)
+    assert any(len(row["entities"]) > 1 for row in rows)
     for row, wanted in zip(rows, expected, strict=True):
         assert list(row) == list(wanted)
         assert row == wanted

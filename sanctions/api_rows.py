@@ -1,15 +1,16 @@
-"""The API's pages of actions read as rows: what ActionSerializer gives, without a model
-instance per row.
+"""The API's pages of actions and articles read as rows: what ActionSerializer and
+ArticleSerializer give, without a model instance per row.
 
 A page of 100 actions holds some 2,600 records (designations, entities, coverage,
-articles, sources, ...). Building a model instance for each and serialising it field by
-field cost more than the database spends finding them (90 ms a page at full scale).
-Here each table is read once with ``values_list()`` and the rows are put together as
+articles, sources, ...); one of 100 articles some 600 (coverage, actions, entities).
+Building a model instance for each and serialising it field by field cost more than the
+database spends finding them (90 ms a page of actions at full scale). Here each table
+is read once with ``values_list()`` and the rows are put together as
 dicts. The serializers in api.py stay the definition of the answer: the columns read
 are their fields' sources (``columns()``), in their order; only the fields that are no
-column are made here (``COMPUTED``); values JSON cannot carry as they are (dates, times)
+column (``is_column()``) are made here; values JSON cannot carry as they are (dates, times)
 go through the serializer's own field. tests/sanctions/test_api.py checks the two give
-the same JSON for every action of the demo record.
+the same JSON for every action and article of the demo record.
 """
 
 import datetime
@@ -18,23 +19,31 @@ from collections import defaultdict
 from rest_framework import serializers
 
 from .links import record_path, site_root
-from .models import Action, Authority, Coverage, Designation, LegalBasis, Program, Source
+from .models import (
+    Action,
+    Authority,
+    Coverage,
+    Designation,
+    Entity,
+    LegalBasis,
+    Program,
+    Source,
+)
 
-# Fields that are no column of their row: made below from other rows or values.
-COMPUTED = {
-    "html_url",  # the record's page
-    "authority",  # a nested reference, read with the action (AUTHORITY_COLUMNS)
-    "other_authorities",
-    "legal_bases",
-    "programs",
-    "designations",
-    "sources",
-    "coverage",
+# Fields made from other values of their row.
+DERIVED = {
     "recorded_entity_count",  # Action.recorded_count of the designations' roles
-    "entity",  # a designation's entity, read with it
-    "article",  # a coverage link's article, read with it
     "url_confirmed",  # a source's url, not blank
 }
+
+
+def is_column(name: str, field) -> bool:
+    """Whether a serializer field is read as a column of its row: it is no nested record
+    or list of records (each read from its table below), no field of the whole record
+    (its page's URL, made from its id) and not derived from other values."""
+    return not (
+        isinstance(field, serializers.BaseSerializer) or field.source == "*" or name in DERIVED
+    )
 
 
 def columns(serializer, prefix: str = "") -> list[str]:
@@ -42,7 +51,7 @@ def columns(serializer, prefix: str = "") -> list[str]:
     field's source, or for a slug reference the slug's path."""
     paths = []
     for name, field in serializer.fields.items():
-        if name in COMPUTED:
+        if not is_column(name, field):
             continue
         path = prefix + field.source.replace(".", "__")
         if isinstance(field, serializers.SlugRelatedField):
@@ -62,7 +71,7 @@ def action_rows(actions: list[tuple], serializer) -> list[dict]:
     """ActionSerializer's representation of `actions` (rows of action_columns()), in
     their order. `serializer` is an ActionSerializer (its context gives the request)."""
     fields = serializer.fields
-    own = [name for name in fields if name not in COMPUTED]
+    own = [name for name, field in fields.items() if is_column(name, field)]
     id_column = own.index("id")
     ids = [row[id_column] for row in actions]
     root = site_root(serializer.context.get("request"))
@@ -140,10 +149,65 @@ def action_rows(actions: list[tuple], serializer) -> list[dict]:
     return rows
 
 
+def article_columns(articles, serializer):
+    """The articles as the tuples article_rows() reads: the article's columns."""
+    return articles.values_list(*columns(serializer))
+
+
+def article_rows(articles: list[tuple], serializer) -> list[dict]:
+    """ArticleSerializer's representation of `articles` (rows of article_columns()), in
+    their order, as article_queryset() would give it: its published coverage oldest
+    action first, its visible entities by name."""
+    fields = serializer.fields
+    own = [name for name, field in fields.items() if is_column(name, field)]
+    ids = [row[own.index("id")] for row in articles]
+    root = site_root(serializer.context.get("request"))
+    when = _converter(fields["updated_at"])
+
+    coverage = defaultdict(list)
+    link = fields["actions"].child
+    action = link.fields["action"]
+    action_columns = columns(action, "action__")
+    link_named, action_named = _naming(link), _naming(action)
+    for article_id, *row in (
+        Coverage.objects.published()
+        .filter(article__in=ids)
+        .order_by("action__announced_on", "action_id")
+        .values_list("article_id", *columns(link), *action_columns)
+    ):
+        reference = action_named(row[-len(action_columns) :])
+        reference["html_url"] = root + record_path("action_detail", reference["id"])
+        value = link_named(row[: -len(action_columns)])
+        coverage[article_id].append({**value, "action": reference})
+
+    entities = defaultdict(list)
+    entity = fields["entities"].child
+    entity_named = _naming(entity)
+    for article_id, *row in (
+        Entity.objects.visible()
+        .filter(articles__in=ids)
+        .order_by("name", "pk")
+        .values_list("articles", *columns(entity))
+    ):
+        reference = entity_named(row)
+        reference["html_url"] = root + record_path("entity_detail", reference["id"])
+        entities[article_id].append(reference)
+
+    rows = []
+    for row in articles:
+        value = dict(zip(own, map(_plain, row), strict=True))
+        pk = value["id"]
+        value.update(
+            actions=coverage[pk], entities=entities[pk], updated_at=when(value["updated_at"])
+        )
+        rows.append({name: value[name] for name in fields})
+    return rows
+
+
 def _naming(serializer):
     """A function turning a row of columns(serializer) into {field name: value}; the
     names are worked out once, not for each of a page's thousands of rows."""
-    names = [name for name in serializer.fields if name not in COMPUTED]
+    names = [name for name, field in serializer.fields.items() if is_column(name, field)]
 
     def named(row) -> dict:
         return dict(zip(names, map(_plain, row), strict=True))
