@@ -12,11 +12,17 @@ Only what is the same for every anonymous visitor is stored: GET and HEAD answer
 not streamed, setting no cookie, without a CSRF token in the page, and not marked
 private or no-store (a staff member's draft preview is both). Staff, and anyone signed
 in, are answered by the views.
+
+A page missing from the cache is made by one request at a time: the others asking for it
+meanwhile wait for its answer (``FILL_WAIT_SECONDS`` at most) instead of making it too.
+After a publish every popular page is missing at once, and each visitor making it would
+make it slower for all the others.
 """
 
 import datetime
 import hashlib
 import threading
+import time
 from functools import cached_property
 
 from django.conf import settings
@@ -37,6 +43,12 @@ CACHE_SECONDS = 24 * 3600
 # Cache-Control directives that mean "not the same for everyone" ("no-cache" only asks
 # clients to revalidate, which a version-keyed entry does by construction).
 PRIVATE_DIRECTIVES = ("private", "no-store")
+# How long a request making a page holds the right to make it (should its process die
+# holding it, the next request after that makes the page); how long others wait for its
+# answer before making the page themselves, and how often they look.
+FILL_SECONDS = 30
+FILL_WAIT_SECONDS = 5
+FILL_POLL_SECONDS = 0.005
 
 
 _request = threading.local()
@@ -119,14 +131,38 @@ class PublicPageCacheMiddleware:
         cache = caches[settings.PAGE_CACHE]
         key = self._key(request, record_version())
         cached = cache.get(key)
+        if cached is None:
+            filling = f"{key}:filling"
+            if cache.add(filling, True, FILL_SECONDS):
+                try:
+                    return self._fill(request, cache, key)
+                finally:
+                    cache.delete(filling)
+            cached = self._wait_for_fill(cache, key, filling)
         if cached is not None:
             return self._conditional(request, cached)
+        return self._fill(request, cache, key)
+
+    def _fill(self, request, cache, key):
+        """The view's response, stored when it is the same for everyone."""
         response = self.get_response(request)
         if self._cacheable_response(request, response):
             response["ETag"] = quote_etag(hashlib.sha256(response.content).hexdigest()[:32])
             cache.set(key, response, CACHE_SECONDS)
             return self._conditional(request, response)
         return response
+
+    @staticmethod
+    def _wait_for_fill(cache, key: str, filling: str):
+        """The response another request is making, once stored; None when it was not
+        stored (an answer not for everyone) or took too long."""
+        deadline = time.monotonic() + FILL_WAIT_SECONDS
+        while time.monotonic() < deadline:
+            time.sleep(FILL_POLL_SECONDS)
+            found = cache.get_many([key, filling])
+            if key in found or filling not in found:
+                return found.get(key)
+        return None
 
     @staticmethod
     def _cacheable_request(request) -> bool:

@@ -115,3 +115,89 @@ def test_the_home_pages_counts_are_counted_once_per_version_of_the_record(client
 
     assert not any("COUNT(*)" in q["sql"] and "sanctions_entity" in q["sql"] for q in again)
     assert "<strong>3</strong> entities" in page
+
+
+def _anonymous_get(path):
+    from django.test import RequestFactory
+
+    request = RequestFactory().get(path)
+    request.user = type("Anonymous", (), {"is_authenticated": False})()
+    return request
+
+
+def _two_requests_at_once(view) -> list:
+    """The same page asked twice, the second while the first is being made."""
+    import threading
+
+    from sanctions.caching import PublicPageCacheMiddleware
+
+    middleware = PublicPageCacheMiddleware(view)
+    answers = []
+    first = threading.Thread(target=lambda: answers.append(middleware(_anonymous_get("/a/"))))
+    first.start()
+    view.started.wait(5)
+    second = threading.Thread(target=lambda: answers.append(middleware(_anonymous_get("/a/"))))
+    second.start()
+    second.join(0.2)  # waiting, not making the page: the view is still busy
+    view.release.set()
+    first.join(5)
+    second.join(5)
+    return answers
+
+
+class _SlowView:
+    """A view that counts its calls and answers only when released."""
+
+    def __init__(self, **headers):
+        import threading
+
+        self.calls, self.headers = 0, headers
+        self.started, self.release = threading.Event(), threading.Event()
+
+    def __call__(self, request):
+        from django.http import HttpResponse
+
+        self.calls += 1
+        self.started.set()
+        self.release.wait(5)
+        return HttpResponse(f"answer {self.calls}", headers=self.headers)
+
+
+def test_a_page_being_made_is_waited_for_not_made_again(monkeypatch):
+    """After a publish, everyone asking for a page would make it at once: the others
+    wait for the first request's answer."""
+    monkeypatch.setattr("sanctions.caching.record_version", lambda: "7.2026-01-01")
+    view = _SlowView()
+
+    answers = _two_requests_at_once(view)
+
+    assert view.calls == 1
+    assert [answer.content for answer in answers] == [b"answer 1", b"answer 1"]
+
+
+def test_a_page_not_for_everyone_is_made_for_each_request(monkeypatch):
+    monkeypatch.setattr("sanctions.caching.record_version", lambda: "7.2026-01-01")
+    view = _SlowView(**{"Cache-Control": "private"})
+
+    answers = _two_requests_at_once(view)
+
+    assert view.calls == 2
+    assert sorted(answer.content for answer in answers) == [b"answer 1", b"answer 2"]
+
+
+def test_a_request_stops_waiting_for_a_page_nobody_finishes(monkeypatch):
+    """Should the process making a page die, the others make it after a while."""
+    from sanctions.caching import PublicPageCacheMiddleware
+
+    monkeypatch.setattr("sanctions.caching.record_version", lambda: "7.2026-01-01")
+    monkeypatch.setattr("sanctions.caching.FILL_WAIT_SECONDS", 0.1)
+    view = _SlowView()
+    view.release.set()
+    middleware = PublicPageCacheMiddleware(view)
+    key = middleware._key(_anonymous_get("/a/"), "7.2026-01-01")  # noqa: SLF001
+    caches["pages"].add(f"{key}:filling", True, 60)  # held by a process that died
+
+    answer = middleware(_anonymous_get("/a/"))
+
+    assert view.calls == 1
+    assert answer.content == b"answer 1"
