@@ -155,8 +155,10 @@ else:
 # Persistent connections: a page costs ~8x more when each request reconnects.
 DATABASES["default"]["CONN_MAX_AGE"] = envint("CONN_MAX_AGE", "600")
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-# A page's queries are small and many; starting parallel workers for one (when the
-# planner misjudges an index lookup as large) costs more than the query itself.
+# A page's queries are small and many; starting parallel workers for one, or compiling
+# one to machine code (JIT), when the planner misjudges an index lookup as large, costs
+# more than the query itself: the name search's vocabulary lookup ran in 1 ms and was
+# compiled for 8 ms.
 _options = DATABASES["default"].setdefault("OPTIONS", {})
 # A database that accepts connections but never answers must not hold requests for
 # minutes: connecting gives up after DB_CONNECT_TIMEOUT seconds. Web processes (wsgi.py)
@@ -167,6 +169,7 @@ _options["options"] = " ".join(
     [
         _options.get("options", ""),
         f"-c max_parallel_workers_per_gather={envint('DB_MAX_PARALLEL_WORKERS_PER_GATHER', '0')}",
+        "-c jit=off",
         f"-c statement_timeout={1000 * envint('DB_STATEMENT_TIMEOUT', '0')}",
     ]
 ).strip()

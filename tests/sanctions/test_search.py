@@ -85,6 +85,19 @@ def test_nescom_finds_ndc_through_its_listed_address(demo, client):
     assert "NESCOM Complex" in entity.matched_name
 
 
+def test_a_description_is_searched_without_legal_form_words(client, db):
+    """When no name matches, descriptions are searched for the query's words; legal-form
+    words are left out there too, as in names."""
+    described = make_entity(name="Sichuan Fibre Works", description="Carbon fibre, Chengdu.")
+    make_action(entities=[described])
+    index_names()
+
+    response = client.get("/entities/", {"q": "Chengdu Carbon Co., Ltd."})
+
+    assert [e.pk for e in response.context["page"]] == [described.pk]
+    assert response.context["page"][0].matched_name == "…Carbon fibre, Chengdu.…"
+
+
 def test_a_non_latin_alias_is_found_by_its_transliteration_and_the_other_way_round(db):
     only_chinese = make_entity(name="Entity known by a Chinese name")
     Alias.objects.create(entity=only_chinese, name="西安龙德科技发展有限公司")
