@@ -400,6 +400,8 @@ def match_names(query: str, *, entities=None, limit: int = 50) -> list[NameMatch
         )
     )
     names = EntityName.objects.alias(compact=compact).filter(pk__in=candidates)
+    if entities is not None:
+        names = names.filter(entity__in=entities.order_by().values("pk"))
     rows = (
         names.annotate(score=score)
         .filter(score__gte=MIN_SCORE)
@@ -413,9 +415,6 @@ def match_names(query: str, *, entities=None, limit: int = 50) -> list[NameMatch
             current["is_primary"],
         ):
             best[row["entity_id"]] = row
-    if entities is not None and best:
-        allowed = set(entities.order_by().filter(pk__in=best).values_list("pk", flat=True))
-        best = {pk: row for pk, row in best.items() if pk in allowed}
     ranked = sorted(best.values(), key=lambda row: (-row["score"], row["name"]))[:limit]
     return [NameMatch(**row) for row in ranked]
 

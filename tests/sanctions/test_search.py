@@ -98,6 +98,23 @@ def test_a_description_is_searched_without_legal_form_words(client, db):
     assert response.context["page"][0].matched_name == "…Carbon fibre, Chengdu.…"
 
 
+def test_a_name_search_with_other_filters_ranks_only_the_entities_they_leave(client, db):
+    chinese = make_entity(name="Longde Trading", countries=["CN"])
+    iranian = make_entity(name="Longde Trading Company", countries=["IR"])
+    other = make_entity(name="Longda Trading", countries=["IR"])
+    make_entity(name="Longde Trading", countries=["IR"])  # in no published action
+    make_action(entities=[chinese, iranian, other])
+
+    response = client.get("/entities/", {"q": "Longde Trading", "country": "ir"})
+
+    assert [e.pk for e in response.context["page"]] == [iranian.pk, other.pk]
+    # The best match of those left, not of all names: the exact Chinese one ranks first.
+    iranians = Entity.objects.visible().filter(countries__contains=["IR"])
+    assert [m.entity_id for m in match_names("Longde Trading", entities=iranians, limit=1)] == [
+        iranian.pk
+    ]
+
+
 def test_a_non_latin_alias_is_found_by_its_transliteration_and_the_other_way_round(db):
     only_chinese = make_entity(name="Entity known by a Chinese name")
     Alias.objects.create(entity=only_chinese, name="西安龙德科技发展有限公司")
