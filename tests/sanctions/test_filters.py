@@ -139,6 +139,36 @@ def test_select_options_are_read_once_per_version_and_follow_a_publish(client, a
     assert options("authority") == ["", "bis", "state", "treasury"]
 
 
+def test_a_select_is_made_once_and_follows_its_value_and_options(client, actions, monkeypatch):
+    """Filter selects are kept per options, value and attributes (filters.KeptSelect)."""
+    from django import forms
+
+    monkeypatch.setattr("sanctions.filters._kept_selects", {})  # none kept by other tests
+    made = []
+    render = forms.Select.render
+    monkeypatch.setattr(
+        forms.Select,
+        "render",
+        lambda self, name, *args: made.append(name) or render(self, name, *args),
+    )
+
+    def select(query):
+        return str(client.get(f"/actions/?{query}").context["filter"].form["authority"])
+
+    first = select("")
+    assert 'value="state"' in first and "selected" not in first.split('value="state"')[1][:12]
+    assert select("country=PK") == first
+    assert made.count("authority") == 1
+    chosen = select("authority=state")
+    assert 'value="state" selected' in chosen and made.count("authority") == 2
+    invalid = select("authority=nobody")
+    assert 'aria-invalid="true"' in invalid and made.count("authority") == 3
+
+    make_action(authority=make_authority(slug="treasury"))
+
+    assert 'value="treasury"' in select("") and made.count("authority") == 4
+
+
 def test_the_text_filter_finds_every_action_concerning_an_entity_of_that_name(client):
     actions = [
         make_action(entities=[make_entity(name=f"Zenith Trading {i} LLC")]) for i in range(60)
