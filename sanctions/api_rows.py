@@ -13,7 +13,6 @@ go through the serializer's own field. tests/sanctions/test_api.py checks the tw
 the same JSON for every action and article of the demo record.
 """
 
-import datetime
 from collections import defaultdict
 
 from rest_framework import serializers
@@ -129,10 +128,10 @@ def action_rows(actions: list[tuple], serializer) -> list[dict]:
         value = link_named(row[:1])
         coverage[action_id].append({**value, "article": article_named(row[1:])})
 
-    authority_named = _naming(fields["authority"])
+    action_named, authority_named = _naming(serializer), _naming(fields["authority"])
     rows = []
     for row in actions:
-        value = dict(zip(own, row[: len(own)], strict=True))
+        value = action_named(row[: len(own)])
         pk = value["id"]
         value.update(
             html_url=page_url("action_detail", pk),
@@ -145,7 +144,7 @@ def action_rows(actions: list[tuple], serializer) -> list[dict]:
             updated_at=when(value["updated_at"]),
             **{name: by_action[pk] for name, by_action in linked.items()},
         )
-        rows.append({name: _plain(value[name]) for name in fields})
+        rows.append({name: value[name] for name in fields})
     return rows
 
 
@@ -193,9 +192,10 @@ def article_rows(articles: list[tuple], serializer) -> list[dict]:
         reference["html_url"] = root + record_path("entity_detail", reference["id"])
         entities[article_id].append(reference)
 
+    article_named = _naming(serializer)
     rows = []
     for row in articles:
-        value = dict(zip(own, map(_plain, row), strict=True))
+        value = article_named(row)
         pk = value["id"]
         value.update(
             actions=coverage[pk], entities=entities[pk], updated_at=when(value["updated_at"])
@@ -205,12 +205,19 @@ def article_rows(articles: list[tuple], serializer) -> list[dict]:
 
 
 def _naming(serializer):
-    """A function turning a row of columns(serializer) into {field name: value}; the
-    names are worked out once, not for each of a page's thousands of rows."""
-    names = [name for name, field in serializer.fields.items() if is_column(name, field)]
+    """A function turning a row of columns(serializer) into {field name: value}, with
+    dates as JSON carries them (ISO 8601, DRF's default DATE_FORMAT). The names, and
+    which are dates, are worked out once, not for each of a page's thousands of rows."""
+    fields = serializer.fields
+    names = [name for name, field in fields.items() if is_column(name, field)]
+    dates = [name for name in names if isinstance(fields[name], serializers.DateField)]
 
     def named(row) -> dict:
-        return dict(zip(names, map(_plain, row), strict=True))
+        value = dict(zip(names, row, strict=True))
+        for name in dates:
+            if value[name] is not None:
+                value[name] = value[name].isoformat()
+        return value
 
     return named
 
@@ -233,10 +240,3 @@ def _converter(field):
         return None if value is None else field.to_representation(value)
 
     return convert
-
-
-def _plain(value):
-    """A value as JSON carries it: dates as ISO 8601 (DRF's default DATE_FORMAT)."""
-    if type(value) is datetime.date:
-        return value.isoformat()
-    return value
