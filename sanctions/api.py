@@ -30,7 +30,19 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.status import HTTP_301_MOVED_PERMANENTLY
 
-from .api_rows import action_columns, action_rows, article_columns, article_rows
+from .api_rows import (
+    action_columns,
+    action_rows,
+    article_columns,
+    article_rows,
+    entity_aliases,
+    entity_columns,
+    entity_identifiers,
+    entity_inverse_relations,
+    entity_relations,
+    entity_rows,
+    published_designations,
+)
 from .caching import VersionedPaginator, latest_change
 from .filters import MAX_PAGE_SIZE, ActionFilter, EntityFilter
 from .links import absolute_url, site_root
@@ -63,35 +75,24 @@ def action_queryset():
 
 def entity_queryset():
     """Visible entities with everything EntitySerializer shows, by name."""
-    visible = Entity.objects.visible()
-    published = (
-        Designation.objects.published()
-        .with_actions()
-        .select_related("legal_basis")
-        .prefetch_related("action__other_authorities")
-        .order_by("action__announced_on", "action_id")
-    )
-
     # Into lists (to_attr): a prefetch into a related manager clones a queryset per row.
-    return visible.prefetch_related(
-        Prefetch("aliases", queryset=Alias.objects.order_by("name"), to_attr="alias_list"),
-        Prefetch(
-            "identifiers",
-            queryset=Identifier.objects.order_by("scheme", "value"),
-            to_attr="identifier_list",
-        ),
-        Prefetch(
-            "relations",
-            queryset=Relation.objects.filter(object__in=visible).select_related("object"),
-            to_attr="relation_list",
-        ),
-        Prefetch(
-            "inverse_relations",
-            queryset=Relation.objects.filter(subject__in=visible).select_related("subject"),
-            to_attr="inverse_relation_list",
-        ),
-        Prefetch("designations", queryset=published, to_attr="published_designations"),
-    ).order_by("name", "pk")
+    return (
+        Entity.objects.visible()
+        .prefetch_related(
+            Prefetch("aliases", queryset=entity_aliases(), to_attr="alias_list"),
+            Prefetch("identifiers", queryset=entity_identifiers(), to_attr="identifier_list"),
+            Prefetch("relations", queryset=entity_relations(), to_attr="relation_list"),
+            Prefetch(
+                "inverse_relations",
+                queryset=entity_inverse_relations(),
+                to_attr="inverse_relation_list",
+            ),
+            Prefetch(
+                "designations", queryset=published_designations(), to_attr="published_designations"
+            ),
+        )
+        .order_by("name", "pk")
+    )
 
 
 def article_queryset():
@@ -618,6 +619,14 @@ class EntityViewSet(ReadOnlyViewSet):
 
     def get_queryset(self):
         return entity_queryset()
+
+    def list(self, request, *args, **kwargs):
+        # Read as values (api_rows.py), as the action list is; statuses and designations
+        # from the models, which define them.
+        serializer = self.get_serializer()
+        entities = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(entity_columns(entities, serializer))
+        return self.get_paginated_response(entity_rows(page, serializer))
 
     def retrieve(self, request, *args, **kwargs):
         try:

@@ -20,12 +20,15 @@ from rest_framework import serializers
 from .links import record_path, site_root
 from .models import (
     Action,
+    Alias,
     Authority,
     Coverage,
     Designation,
     Entity,
+    Identifier,
     LegalBasis,
     Program,
+    Relation,
     Source,
 )
 
@@ -202,6 +205,108 @@ def article_rows(articles: list[tuple], serializer) -> list[dict]:
         )
         rows.append({name: value[name] for name in fields})
     return rows
+
+
+# What an entity's record holds beside its own columns, in its order: for the API's
+# entity pages read as rows and for its prefetches (api.entity_queryset) alike.
+
+
+def entity_aliases():
+    return Alias.objects.order_by("name", "pk")
+
+
+def entity_identifiers():
+    return Identifier.objects.order_by("scheme", "value", "pk")
+
+
+def entity_relations():
+    """An entity's links to visible others."""
+    return Relation.objects.filter(object__in=Entity.objects.visible()).order_by("kind", "pk")
+
+
+def entity_inverse_relations():
+    """Visible others' links to an entity."""
+    return Relation.objects.filter(subject__in=Entity.objects.visible()).order_by("kind", "pk")
+
+
+def published_designations():
+    """An entity's designations in published actions, oldest first, each with what its
+    status (Entity.status_on) and its reference to the action read."""
+    return (
+        Designation.objects.published()
+        .with_actions()
+        .select_related("legal_basis")
+        .prefetch_related("action__other_authorities")
+        .order_by("action__announced_on", "action_id")
+    )
+
+
+def entity_columns(entities, serializer):
+    """The entities as the tuples entity_rows() reads: the entity's columns."""
+    return entities.values_list(*columns(serializer))
+
+
+def entity_rows(entities: list[tuple], serializer) -> list[dict]:
+    """EntitySerializer's representation of `entities` (rows of entity_columns()), in
+    their order, as entity_queryset() would give it. Names, identifiers and relations are
+    read as values; the published designations as models, which define the status they
+    give (``status`` and ``actions`` are the serializer's own fields)."""
+    fields = serializer.fields
+    entity_named = _naming(serializer)
+    rows = [entity_named(row) for row in entities]
+    ids = [row["id"] for row in rows]
+    root = site_root(serializer.context.get("request"))
+    when = _converter(fields["updated_at"])
+
+    def reference(value: dict) -> dict:
+        value["html_url"] = root + record_path("entity_detail", value["id"])
+        return value
+
+    aliases, identifiers = defaultdict(list), defaultdict(list)
+    for by_entity, queryset, field in [
+        (aliases, entity_aliases(), "aliases"),
+        (identifiers, entity_identifiers(), "identifiers"),
+    ]:
+        named = _naming(fields[field].child)
+        for entity_id, *row in queryset.filter(entity__in=ids).values_list(
+            "entity_id", *columns(fields[field].child)
+        ):
+            by_entity[entity_id].append(named(row))
+
+    relations, inverse_relations = defaultdict(list), defaultdict(list)
+    for by_entity, queryset, field, this, other in [
+        (relations, entity_relations(), "relations", "subject", "object"),
+        (inverse_relations, entity_inverse_relations(), "inverse_relations", "object", "subject"),
+    ]:
+        relation = fields[field].child
+        other_columns = columns(relation.fields[other], f"{other}__")
+        relation_named, other_named = _naming(relation), _naming(relation.fields[other])
+        for entity_id, *row in queryset.filter(**{f"{this}__in": ids}).values_list(
+            f"{this}_id", *columns(relation), *other_columns
+        ):
+            value = relation_named(row[: -len(other_columns)])
+            value[other] = reference(other_named(row[-len(other_columns) :]))
+            by_entity[entity_id].append({name: value[name] for name in relation.fields})
+
+    designations = defaultdict(list)
+    for designation in published_designations().filter(entity__in=ids):
+        designations[designation.entity_id].append(designation)
+
+    for value in rows:
+        pk = value["id"]
+        entity = Entity(pk=pk)
+        entity.published_designations = designations[pk]
+        value.update(
+            html_url=root + record_path("entity_detail", pk),
+            aliases=aliases[pk],
+            identifiers=identifiers[pk],
+            relations=relations[pk],
+            inverse_relations=inverse_relations[pk],
+            status=fields["status"].to_representation(entity),
+            actions=fields["actions"].to_representation(designations[pk]),
+            updated_at=when(value["updated_at"]),
+        )
+    return [{name: value[name] for name in fields} for value in rows]
 
 
 def _naming(serializer):

@@ -517,6 +517,28 @@ def test_action_pages_read_as_rows_equal_the_serializer(demo_record, client, rf)
         assert row == wanted
 
 
+@pytest.mark.parametrize("as_of", ["", "2024-06-01"])
+def test_entity_pages_read_as_rows_equal_the_serializer(demo_record, client, rf, as_of):
+    """The entity list is read as values too; each row must be what EntitySerializer
+    gives for the same entity, key for key, status on the same date included."""
+    from sanctions.api import EntitySerializer, entity_queryset
+    from sanctions.models import status_date
+
+    response = client.get("/api/v1/entities/", {"page_size": 100, "as_of": as_of})
+    rows = response.json()["results"]
+    context = {"request": rf.get("/api/v1/entities/"), "as_of": status_date(as_of)}
+    expected = EntitySerializer(entity_queryset(), many=True, context=context).data
+
+    assert len(rows) == len(expected) > 10
+    for name in ["relations", "inverse_relations", "status"]:
+        assert any(row[name] for row in rows), name
+    for name in ["aliases", "identifiers", "actions"]:  # in their order
+        assert any(len(row[name]) > 1 for row in rows), name
+    for row, wanted in zip(rows, expected, strict=True):
+        assert list(row) == list(wanted)
+        assert row == wanted
+
+
 def test_article_pages_read_as_rows_equal_the_serializer(demo_record, client, rf):
     """The article list is read as values too; each row must be what ArticleSerializer
     gives for the same article, key for key, in the same order."""
