@@ -79,9 +79,6 @@ def action_rows(actions: list[tuple], serializer) -> list[dict]:
     root = site_root(serializer.context.get("request"))
     when = _converter(fields["published_at"])
 
-    def page_url(view_name, pk):
-        return root + record_path(view_name, pk)
-
     linked = {
         name: _by_action(model, query_name, ids, fields[name].child)
         for name, model, query_name in [
@@ -91,20 +88,13 @@ def action_rows(actions: list[tuple], serializer) -> list[dict]:
         ]
     }
 
-    designations = defaultdict(list)
-    designation = fields["designations"].child
-    entity = designation.fields["entity"]
-    entity_columns = columns(entity, "entity__")
-    entity_named, designation_named = _naming(entity), _naming(designation)
-    for action_id, *row in (
-        Designation.objects.filter(action__in=ids)
-        .order_by("position", "pk")
-        .values_list("action_id", *entity_columns, *columns(designation))
-    ):
-        reference = entity_named(row[: len(entity_columns)])
-        reference["html_url"] = page_url("entity_detail", reference["id"])
-        value = designation_named(row[len(entity_columns) :])
-        designations[action_id].append({"entity": reference, **value})
+    designations = _linked(
+        Designation.objects.filter(action__in=ids).order_by("position", "pk"),
+        "action_id",
+        fields["designations"].child,
+        "entity",
+        root,
+    )
 
     sources = defaultdict(list)
     source = fields["sources"].child
@@ -119,17 +109,13 @@ def action_rows(actions: list[tuple], serializer) -> list[dict]:
         value["url"] = value["url"] or None  # OptionalURLField: blank is null
         sources[action_id].append({name: value[name] for name in source.fields})
 
-    coverage = defaultdict(list)
-    link = fields["coverage"].child
-    article = link.fields["article"]
-    link_named, article_named = _naming(link), _naming(article)
-    for action_id, *row in (
-        Coverage.objects.filter(action__in=ids)
-        .order_by("article__published_on", "article_id")
-        .values_list("action_id", *columns(link), *columns(article, "article__"))
-    ):
-        value = link_named(row[:1])
-        coverage[action_id].append({**value, "article": article_named(row[1:])})
+    coverage = _linked(
+        Coverage.objects.filter(action__in=ids).order_by("article__published_on", "article_id"),
+        "action_id",
+        fields["coverage"].child,
+        "article",
+        root,
+    )
 
     action_named, authority_named = _naming(serializer), _naming(fields["authority"])
     rows = []
@@ -137,7 +123,7 @@ def action_rows(actions: list[tuple], serializer) -> list[dict]:
         value = action_named(row[: len(own)])
         pk = value["id"]
         value.update(
-            html_url=page_url("action_detail", pk),
+            html_url=root + record_path("action_detail", pk),
             authority=authority_named(row[len(own) :]),
             designations=designations[pk],
             sources=sources[pk],
@@ -166,21 +152,15 @@ def article_rows(articles: list[tuple], serializer) -> list[dict]:
     root = site_root(serializer.context.get("request"))
     when = _converter(fields["updated_at"])
 
-    coverage = defaultdict(list)
-    link = fields["actions"].child
-    action = link.fields["action"]
-    action_columns = columns(action, "action__")
-    link_named, action_named = _naming(link), _naming(action)
-    for article_id, *row in (
+    coverage = _linked(
         Coverage.objects.published()
         .filter(article__in=ids)
-        .order_by("action__announced_on", "action_id")
-        .values_list("article_id", *columns(link), *action_columns)
-    ):
-        reference = action_named(row[-len(action_columns) :])
-        reference["html_url"] = root + record_path("action_detail", reference["id"])
-        value = link_named(row[: -len(action_columns)])
-        coverage[article_id].append({**value, "action": reference})
+        .order_by("action__announced_on", "action_id"),
+        "article_id",
+        fields["actions"].child,
+        "action",
+        root,
+    )
 
     entities = defaultdict(list)
     entity = fields["entities"].child
@@ -258,10 +238,6 @@ def entity_rows(entities: list[tuple], serializer) -> list[dict]:
     root = site_root(serializer.context.get("request"))
     when = _converter(fields["updated_at"])
 
-    def reference(value: dict) -> dict:
-        value["html_url"] = root + record_path("entity_detail", value["id"])
-        return value
-
     aliases, identifiers = defaultdict(list), defaultdict(list)
     for by_entity, queryset, field in [
         (aliases, entity_aliases(), "aliases"),
@@ -273,20 +249,20 @@ def entity_rows(entities: list[tuple], serializer) -> list[dict]:
         ):
             by_entity[entity_id].append(named(row))
 
-    relations, inverse_relations = defaultdict(list), defaultdict(list)
-    for by_entity, queryset, field, this, other in [
-        (relations, entity_relations(), "relations", "subject", "object"),
-        (inverse_relations, entity_inverse_relations(), "inverse_relations", "object", "subject"),
-    ]:
-        relation = fields[field].child
-        other_columns = columns(relation.fields[other], f"{other}__")
-        relation_named, other_named = _naming(relation), _naming(relation.fields[other])
-        for entity_id, *row in queryset.filter(**{f"{this}__in": ids}).values_list(
-            f"{this}_id", *columns(relation), *other_columns
-        ):
-            value = relation_named(row[: -len(other_columns)])
-            value[other] = reference(other_named(row[-len(other_columns) :]))
-            by_entity[entity_id].append({name: value[name] for name in relation.fields})
+    relations = _linked(
+        entity_relations().filter(subject__in=ids),
+        "subject_id",
+        fields["relations"].child,
+        "object",
+        root,
+    )
+    inverse_relations = _linked(
+        entity_inverse_relations().filter(object__in=ids),
+        "object_id",
+        fields["inverse_relations"].child,
+        "subject",
+        root,
+    )
 
     designations = defaultdict(list)
     for designation in published_designations().filter(entity__in=ids):
@@ -307,6 +283,25 @@ def entity_rows(entities: list[tuple], serializer) -> list[dict]:
             updated_at=when(value["updated_at"]),
         )
     return [{name: value[name] for name in fields} for value in rows]
+
+
+def _linked(links, key: str, serializer, nested: str, root: str) -> dict[int, list[dict]]:
+    """`serializer`'s representation of each row of `links` (a queryset), grouped by the
+    column `key`, in the queryset's order. Each row holds a reference to another record,
+    the serializer's field `nested`, read in the same query; with its page's URL when the
+    reference shows one."""
+    reference = serializer.fields[nested]
+    own, referenced = columns(serializer), columns(reference, f"{nested}__")
+    link_named, reference_named = _naming(serializer), _naming(reference)
+    linked = defaultdict(list)
+    for key_value, *row in links.values_list(key, *own, *referenced):
+        value = link_named(row[: len(own)])
+        value[nested] = reference_named(row[len(own) :])
+        if "html_url" in reference.fields:
+            view_name = f"{reference.Meta.model._meta.model_name}_detail"
+            value[nested]["html_url"] = root + record_path(view_name, value[nested]["id"])
+        linked[key_value].append({name: value[name] for name in serializer.fields})
+    return linked
 
 
 def _naming(serializer):
