@@ -7,6 +7,7 @@ framework completes with the host the feed was served from.
 
 import dataclasses
 import datetime
+import html
 import re
 from collections import defaultdict
 
@@ -16,7 +17,7 @@ from django.db.models import Exists, OuterRef
 from django.http import HttpResponseBadRequest, HttpResponseNotAllowed
 from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed
-from django.utils.html import format_html, format_html_join, linebreaks
+from django.utils.html import linebreaks
 from django.utils.http import urlencode
 
 from .fetching import is_web_url
@@ -193,16 +194,13 @@ class ActionFeed(Feed):
         entities = action.entities_named
         parts = [linebreaks(action.summary, autoescape=True)] if action.summary else []
         if entities:
-            parts.append(format_html("<p>Entities ({}):</p>", len(entities)))
-            items = format_html_join(
-                "",
-                "<li>{}{}</li>",
-                (
-                    (name, f" ({', '.join(countries)})" if countries else "")
-                    for name, countries in entities
-                ),
-            )
-            parts.append(format_html("<ul>{}</ul>", items))
+            parts.append(f"<p>Entities ({len(entities)}):</p><ul>")
+            # html.escape is what Django's escape() applies, without its wrapper for lazy
+            # strings: a feed of large actions names hundreds of entities.
+            for name, countries in entities:
+                where = f" ({', '.join(countries)})" if countries else ""
+                parts.append(f"<li>{html.escape(name)}{html.escape(where)}</li>")
+            parts.append("</ul>")
         else:
             parts.append("<p>This action names no individual entity.</p>")
         return _xml_text("".join(parts))
