@@ -34,6 +34,8 @@ from .api_rows import (
     action_columns,
     action_rows,
     article_columns,
+    article_coverage,
+    article_entities,
     article_rows,
     entity_aliases,
     entity_columns,
@@ -97,17 +99,12 @@ def entity_queryset():
 
 def article_queryset():
     """Visible articles with the published actions they cover, newest first."""
-    coverage = (
-        Coverage.objects.published()
-        .select_related("action__authority")
-        .order_by("action__announced_on", "action_id")
-    )
     return (
         Article.objects.visible()
         .select_related("outlet")
         .prefetch_related(
-            Prefetch("coverage", queryset=coverage, to_attr="published_coverage"),
-            Prefetch("entities", queryset=Entity.objects.visible().order_by("name", "pk")),
+            Prefetch("coverage", queryset=article_coverage(), to_attr="published_coverage"),
+            Prefetch("entities", queryset=article_entities()),
         )
         .order_by(F("published_on").desc(nulls_last=True), "-pk")
     )
@@ -678,7 +675,8 @@ class ArticleViewSet(ReadOnlyViewSet):
     def list(self, request, *args, **kwargs):
         # Read as values (api_rows.py), as the action list is.
         serializer = self.get_serializer()
-        page = self.paginate_queryset(article_columns(self.get_queryset(), serializer))
+        articles = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(article_columns(articles, serializer))
         return self.get_paginated_response(article_rows(page, serializer))
 
 

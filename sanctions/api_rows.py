@@ -1,8 +1,9 @@
-"""The API's pages of actions and articles read as rows: what ActionSerializer and
-ArticleSerializer give, without a model instance per row.
+"""The API's list pages read as rows: what ActionSerializer, ArticleSerializer and
+EntitySerializer give, without a model instance per row (but for the designations that
+define an entity's status).
 
 A page of 100 actions holds some 2,600 records (designations, entities, coverage,
-articles, sources, ...); one of 100 articles some 600 (coverage, actions, entities).
+articles, sources, ...); one of 100 articles or entities some 600.
 Building a model instance for each and serialising it field by field cost more than the
 database spends finding them (90 ms a page of actions at full scale). Here each table
 is read once with ``values_list()`` and the rows are put together as
@@ -10,7 +11,7 @@ dicts. The serializers in api.py stay the definition of the answer: the columns 
 are their fields' sources (``columns()``), in their order; only the fields that are no
 column (``is_column()``) are made here; values JSON cannot carry as they are (dates, times)
 go through the serializer's own field. tests/sanctions/test_api.py checks the two give
-the same JSON for every action and article of the demo record.
+the same JSON for every action, article and entity of the demo record.
 """
 
 from collections import defaultdict
@@ -137,6 +138,24 @@ def action_rows(actions: list[tuple], serializer) -> list[dict]:
     return rows
 
 
+# What an article's record holds beside its own columns, in its order: for the rows and
+# for api.article_queryset()'s prefetches alike.
+
+
+def article_coverage():
+    """An article's coverage of published actions, oldest action first."""
+    return (
+        Coverage.objects.published()
+        .select_related("action__authority")
+        .order_by("action__announced_on", "action_id")
+    )
+
+
+def article_entities():
+    """The visible entities an article mentions, by name."""
+    return Entity.objects.visible().order_by("name", "pk")
+
+
 def article_columns(articles, serializer):
     """The articles as the tuples article_rows() reads: the article's columns."""
     return articles.values_list(*columns(serializer))
@@ -153,9 +172,7 @@ def article_rows(articles: list[tuple], serializer) -> list[dict]:
     when = _converter(fields["updated_at"])
 
     coverage = _linked(
-        Coverage.objects.published()
-        .filter(article__in=ids)
-        .order_by("action__announced_on", "action_id"),
+        article_coverage().filter(article__in=ids),
         "article_id",
         fields["actions"].child,
         "action",
@@ -166,10 +183,7 @@ def article_rows(articles: list[tuple], serializer) -> list[dict]:
     entity = fields["entities"].child
     entity_named = _naming(entity)
     for article_id, *row in (
-        Entity.objects.visible()
-        .filter(articles__in=ids)
-        .order_by("name", "pk")
-        .values_list("articles", *columns(entity))
+        article_entities().filter(articles__in=ids).values_list("articles", *columns(entity))
     ):
         reference = entity_named(row)
         reference["html_url"] = root + record_path("entity_detail", reference["id"])
@@ -201,12 +215,20 @@ def entity_identifiers():
 
 def entity_relations():
     """An entity's links to visible others."""
-    return Relation.objects.filter(object__in=Entity.objects.visible()).order_by("kind", "pk")
+    visible = Entity.objects.visible()
+    return (
+        Relation.objects.filter(object__in=visible).select_related("object").order_by("kind", "pk")
+    )
 
 
 def entity_inverse_relations():
     """Visible others' links to an entity."""
-    return Relation.objects.filter(subject__in=Entity.objects.visible()).order_by("kind", "pk")
+    visible = Entity.objects.visible()
+    return (
+        Relation.objects.filter(subject__in=visible)
+        .select_related("subject")
+        .order_by("kind", "pk")
+    )
 
 
 def published_designations():

@@ -16,11 +16,13 @@ in, are answered by the views.
 A page missing from the cache is made by one request at a time: the others asking for it
 meanwhile wait for its answer (``FILL_WAIT_SECONDS`` at most) instead of making it too.
 After a publish every popular page is missing at once, and each visitor making it would
-make it slower for all the others.
+make it slower for all the others. A page that turns out not to be stored (an error, a
+private or an oversized answer) is then made by each request, without waiting.
 """
 
 import datetime
 import hashlib
+import secrets
 import threading
 import time
 from functools import cached_property
@@ -45,10 +47,14 @@ CACHE_SECONDS = 24 * 3600
 PRIVATE_DIRECTIVES = ("private", "no-store")
 # How long a request making a page holds the right to make it (should its process die
 # holding it, the next request after that makes the page); how long others wait for its
-# answer before making the page themselves, and how often they look.
+# answer before making the page themselves, and how often they look: after 5 ms, then
+# twice as long each time up to 50 ms.
 FILL_SECONDS = 30
 FILL_WAIT_SECONDS = 5
 FILL_POLL_SECONDS = 0.005
+FILL_POLL_MAX_SECONDS = 0.05
+# What the fill lock holds, for FILL_SECONDS, once a page was made and not stored.
+NOT_STORED = "not stored"
 
 
 _request = threading.local()
@@ -132,37 +138,48 @@ class PublicPageCacheMiddleware:
         key = self._key(request, record_version())
         cached = cache.get(key)
         if cached is None:
-            filling = f"{key}:filling"
-            if cache.add(filling, True, FILL_SECONDS):
+            filling, token = f"{key}:filling", secrets.token_hex(8)
+            if cache.add(filling, token, FILL_SECONDS):
+                stored = False
                 try:
-                    return self._fill(request, cache, key)
+                    response, stored = self._fill(request, cache, key)
+                    return response
                 finally:
-                    cache.delete(filling)
+                    # Only its own lock: one held longer than FILL_SECONDS may be another's.
+                    if cache.get(filling) == token:
+                        if stored:
+                            cache.delete(filling)
+                        else:
+                            cache.set(filling, NOT_STORED, FILL_SECONDS)
             cached = self._wait_for_fill(cache, key, filling)
         if cached is not None:
             return self._conditional(request, cached)
-        return self._fill(request, cache, key)
+        return self._fill(request, cache, key)[0]
 
     def _fill(self, request, cache, key):
-        """The view's response, stored when it is the same for everyone."""
+        """The view's response, and whether it was stored (when it is the same for
+        everyone)."""
         response = self.get_response(request)
         if self._cacheable_response(request, response):
             response["ETag"] = quote_etag(hashlib.sha256(response.content).hexdigest()[:32])
             cache.set(key, response, CACHE_SECONDS)
-            return self._conditional(request, response)
-        return response
+            return self._conditional(request, response), True
+        return response, False
 
     @staticmethod
     def _wait_for_fill(cache, key: str, filling: str):
-        """The response another request is making, once stored; None when it was not
-        stored (an answer not for everyone) or took too long."""
+        """The response another request is making, once stored; None when it is not
+        stored (an answer not for everyone) or takes too long."""
         deadline = time.monotonic() + FILL_WAIT_SECONDS
-        while time.monotonic() < deadline:
-            time.sleep(FILL_POLL_SECONDS)
+        delay = FILL_POLL_SECONDS
+        while True:
             found = cache.get_many([key, filling])
-            if key in found or filling not in found:
-                return found.get(key)
-        return None
+            if key in found:
+                return found[key]
+            if found.get(filling, NOT_STORED) == NOT_STORED or time.monotonic() > deadline:
+                return None
+            time.sleep(delay)
+            delay = min(2 * delay, FILL_POLL_MAX_SECONDS)
 
     @staticmethod
     def _cacheable_request(request) -> bool:

@@ -303,6 +303,25 @@ def test_list_query_count_does_not_grow_with_rows(client, url):
     assert many <= 9
 
 
+def test_an_entitys_query_count_does_not_grow_with_its_relations(client):
+    entity = make_entity()
+    make_action(entities=[entity])
+
+    def relate(n):
+        for _ in range(n):
+            other = make_entity()
+            make_action(entities=[other])
+            Relation.objects.create(subject=entity, object=other, kind=RelationKind.FRONT_FOR)
+            Relation.objects.create(subject=other, object=entity, kind=RelationKind.OWNED_BY)
+
+    relate(1)
+    few = _queries(client, f"/api/v1/entities/{entity.pk}/")
+    relate(3)
+    many = _queries(client, f"/api/v1/entities/{entity.pk}/")
+
+    assert few == many
+
+
 def test_unchanged_responses_answer_304_to_etag_and_last_modified(client):
     action = make_action(title="Before")
     url = "/api/v1/actions/"

@@ -71,8 +71,9 @@ def test_staff_and_draft_previews_are_never_cached(client):
 
 def _stored_pages() -> int:
     """Whole responses in the local page cache (values derived per version, such as
-    counts and filter options, are stored beside them)."""
-    return sum(":page:" in key for key in caches["pages"]._cache)  # noqa: SLF001
+    counts and filter options, and the pages' fill locks are stored beside them)."""
+    keys = caches["pages"]._cache  # noqa: SLF001
+    return sum(":page:" in key and not key.endswith(":filling") for key in keys)
 
 
 def test_pages_with_a_form_token_or_a_cookie_are_not_stored(client):
@@ -201,3 +202,51 @@ def test_a_request_stops_waiting_for_a_page_nobody_finishes(monkeypatch):
 
     assert view.calls == 1
     assert answer.content == b"answer 1"
+
+
+def test_after_a_page_not_for_everyone_others_make_it_without_waiting(monkeypatch):
+    import threading
+
+    from django.http import HttpResponse
+
+    from sanctions.caching import PublicPageCacheMiddleware
+
+    monkeypatch.setattr("sanctions.caching.record_version", lambda: "7.2026-01-01")
+    private = {"Cache-Control": "private"}
+    PublicPageCacheMiddleware(lambda request: HttpResponse(headers=private))(_anonymous_get("/a/"))
+    together = threading.Barrier(2, timeout=2)
+
+    def view(request):
+        together.wait()  # broken unless both requests are in the view at once
+        return HttpResponse("made", headers=private)
+
+    middleware = PublicPageCacheMiddleware(view)
+    answers = []
+    requests = [
+        threading.Thread(target=lambda: answers.append(middleware(_anonymous_get("/a/"))))
+        for _ in range(2)
+    ]
+    for thread in requests:
+        thread.start()
+    for thread in requests:
+        thread.join(5)
+
+    assert [answer.content for answer in answers] == [b"made", b"made"]
+
+
+def test_a_request_releases_only_its_own_fill_lock(monkeypatch):
+    """A fill that outlived its lock must not release the one another request took."""
+    from django.http import HttpResponse
+
+    from sanctions.caching import PublicPageCacheMiddleware
+
+    monkeypatch.setattr("sanctions.caching.record_version", lambda: "7.2026-01-01")
+    key = PublicPageCacheMiddleware._key(_anonymous_get("/a/"), "7.2026-01-01")  # noqa: SLF001
+
+    def view(request):
+        caches["pages"].set(f"{key}:filling", "another request's", 60)  # the lock expired
+        return HttpResponse("made")
+
+    PublicPageCacheMiddleware(view)(_anonymous_get("/a/"))
+
+    assert caches["pages"].get(f"{key}:filling") == "another request's"

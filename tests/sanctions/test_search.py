@@ -98,6 +98,18 @@ def test_a_description_is_searched_without_legal_form_words(client, db):
     assert response.context["page"][0].matched_name == "…Carbon fibre, Chengdu.…"
 
 
+def test_a_description_phrase_keeps_its_filler_words(client, db):
+    """Words in quotes are a phrase: its "of" stays, as the description has it."""
+    described = make_entity(name="Dubai Holding", description="Branch of the Bank of China.")
+    make_entity(name="Qatar Holding", description="Bank, China.")
+    make_action(entities=[described, Entity.objects.get(name="Qatar Holding")])
+    index_names()
+
+    response = client.get("/entities/", {"q": '"Bank of China" Co.'})
+
+    assert [e.pk for e in response.context["page"]] == [described.pk]
+
+
 def test_a_name_search_with_other_filters_ranks_only_the_entities_they_leave(client, db):
     chinese = make_entity(name="Longde Trading", countries=["CN"])
     iranian = make_entity(name="Longde Trading Company", countries=["IR"])
@@ -113,6 +125,11 @@ def test_a_name_search_with_other_filters_ranks_only_the_entities_they_leave(cli
     assert [m.entity_id for m in match_names("Longde Trading", entities=iranians, limit=1)] == [
         iranian.pk
     ]
+    with CaptureQueriesContext(connection) as unrestricted:
+        match_names("Longde Trading")
+    with CaptureQueriesContext(connection) as restricted:
+        match_names("Longde Trading", entities=iranians)
+    assert len(restricted) == len(unrestricted)  # restricted inside the scoring query
 
 
 def test_a_non_latin_alias_is_found_by_its_transliteration_and_the_other_way_round(db):
