@@ -80,8 +80,11 @@ def action_rows(actions: list[tuple], serializer) -> list[dict]:
     root = site_root(serializer.context.get("request"))
     when = _converter(fields["published_at"])
 
+    # Many-to-many, in the models' order, as a prefetch reads them.
     linked = {
-        name: _by_action(model, query_name, ids, fields[name].child)
+        name: _grouped(
+            model.objects.filter(**{f"{query_name}__in": ids}), query_name, fields[name].child, root
+        )
         for name, model, query_name in [
             ("other_authorities", Authority, "joint_actions"),
             ("legal_bases", LegalBasis, "actions"),
@@ -144,11 +147,7 @@ def action_rows(actions: list[tuple], serializer) -> list[dict]:
 
 def article_coverage():
     """An article's coverage of published actions, oldest action first."""
-    return (
-        Coverage.objects.published()
-        .select_related("action__authority")
-        .order_by("action__announced_on", "action_id")
-    )
+    return Coverage.objects.published().with_actions().order_by("action__announced_on", "action_id")
 
 
 def article_entities():
@@ -166,8 +165,9 @@ def article_rows(articles: list[tuple], serializer) -> list[dict]:
     their order, as article_queryset() would give it: its published coverage oldest
     action first, its visible entities by name."""
     fields = serializer.fields
-    own = [name for name, field in fields.items() if is_column(name, field)]
-    ids = [row[own.index("id")] for row in articles]
+    article_named = _naming(serializer)
+    rows = [article_named(row) for row in articles]
+    ids = [row["id"] for row in rows]
     root = site_root(serializer.context.get("request"))
     when = _converter(fields["updated_at"])
 
@@ -179,26 +179,16 @@ def article_rows(articles: list[tuple], serializer) -> list[dict]:
         root,
     )
 
-    entities = defaultdict(list)
-    entity = fields["entities"].child
-    entity_named = _naming(entity)
-    for article_id, *row in (
-        article_entities().filter(articles__in=ids).values_list("articles", *columns(entity))
-    ):
-        reference = entity_named(row)
-        reference["html_url"] = root + record_path("entity_detail", reference["id"])
-        entities[article_id].append(reference)
+    entities = _grouped(
+        article_entities().filter(articles__in=ids), "articles", fields["entities"].child, root
+    )
 
-    article_named = _naming(serializer)
-    rows = []
-    for row in articles:
-        value = article_named(row)
+    for value in rows:
         pk = value["id"]
         value.update(
             actions=coverage[pk], entities=entities[pk], updated_at=when(value["updated_at"])
         )
-        rows.append({name: value[name] for name in fields})
-    return rows
+    return [{name: value[name] for name in fields} for value in rows]
 
 
 # What an entity's record holds beside its own columns, in its order: for the API's
@@ -260,16 +250,12 @@ def entity_rows(entities: list[tuple], serializer) -> list[dict]:
     root = site_root(serializer.context.get("request"))
     when = _converter(fields["updated_at"])
 
-    aliases, identifiers = defaultdict(list), defaultdict(list)
-    for by_entity, queryset, field in [
-        (aliases, entity_aliases(), "aliases"),
-        (identifiers, entity_identifiers(), "identifiers"),
-    ]:
-        named = _naming(fields[field].child)
-        for entity_id, *row in queryset.filter(entity__in=ids).values_list(
-            "entity_id", *columns(fields[field].child)
-        ):
-            by_entity[entity_id].append(named(row))
+    aliases = _grouped(
+        entity_aliases().filter(entity__in=ids), "entity_id", fields["aliases"].child, root
+    )
+    identifiers = _grouped(
+        entity_identifiers().filter(entity__in=ids), "entity_id", fields["identifiers"].child, root
+    )
 
     relations = _linked(
         entity_relations().filter(subject__in=ids),
@@ -318,12 +304,28 @@ def _linked(links, key: str, serializer, nested: str, root: str) -> dict[int, li
     linked = defaultdict(list)
     for key_value, *row in links.values_list(key, *own, *referenced):
         value = link_named(row[: len(own)])
-        value[nested] = reference_named(row[len(own) :])
-        if "html_url" in reference.fields:
-            view_name = f"{reference.Meta.model._meta.model_name}_detail"
-            value[nested]["html_url"] = root + record_path(view_name, value[nested]["id"])
+        value[nested] = _with_page_url(reference, reference_named(row[len(own) :]), root)
         linked[key_value].append({name: value[name] for name in serializer.fields})
     return linked
+
+
+def _grouped(records, key: str, serializer, root: str) -> dict[int, list[dict]]:
+    """`serializer`'s representation of each row of `records` (a queryset), grouped by
+    the column `key`, in the queryset's order; with its page's URL where it shows one."""
+    named = _naming(serializer)
+    grouped = defaultdict(list)
+    for key_value, *row in records.values_list(key, *columns(serializer)):
+        grouped[key_value].append(_with_page_url(serializer, named(row), root))
+    return grouped
+
+
+def _with_page_url(serializer, value: dict, root: str) -> dict:
+    """The record with its page's URL (``html_url``, its model's detail page, the last of
+    a reference's fields) where the serializer shows one."""
+    if "html_url" in serializer.fields:
+        view_name = f"{serializer.Meta.model._meta.model_name}_detail"
+        value["html_url"] = root + record_path(view_name, value["id"])
+    return value
 
 
 def _naming(serializer):
@@ -342,19 +344,6 @@ def _naming(serializer):
         return value
 
     return named
-
-
-def _by_action(model, query_name, ids, serializer) -> dict[int, list[dict]]:
-    """The rows of `model` linked to each action (many-to-many), in the model's order,
-    as a prefetch reads them."""
-    linked = defaultdict(list)
-    named = _naming(serializer)
-    rows = model.objects.filter(**{f"{query_name}__in": ids}).values_list(
-        query_name, *columns(serializer)
-    )
-    for action_id, *row in rows:
-        linked[action_id].append(named(row))
-    return linked
 
 
 def _converter(field):
