@@ -537,6 +537,10 @@ class ConditionalGetMixin:
         if request.method not in ("GET", "HEAD") or response.status_code != 200:
             return response
         response.render()
+        # The body is made, and what it was made from goes now: DRF's response holds
+        # itself (in its renderer context), so a page's thousands of records would wait
+        # for the cyclic collector, and a later request would pay for freeing them.
+        response.data = None
         response["ETag"] = quote_etag(hashlib.blake2b(response.content, digest_size=16).hexdigest())
         changed = latest_change()[1]
         if self.changes_daily:  # a status on "today" changes at midnight too

@@ -303,6 +303,18 @@ def test_list_query_count_does_not_grow_with_rows(client, url):
     assert many <= 9
 
 
+@pytest.mark.parametrize("url", ["/api/v1/actions/", "/api/v1/entities/", "/api/v1/articles/"])
+def test_a_rendered_page_lets_go_of_the_records_it_was_made_from(client, url):
+    """DRF's response holds itself (its renderer context), so the records kept in it
+    would wait for the cyclic collector: a 20-50 ms pause in some later request."""
+    _add_rows(2)
+
+    response = client.get(url)
+
+    assert len(response.json()["results"]) >= 2  # the body is whole
+    assert response.data is None
+
+
 def test_an_entitys_query_count_does_not_grow_with_its_relations(client):
     entity = make_entity()
     make_action(entities=[entity])
