@@ -222,7 +222,7 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=60)
     parser.add_argument("--only", default="", help="comma-separated route names")
     args = parser.parse_args(argv)
-    from search_bench import CACHE_URL, fresh_cache, prepare
+    from search_bench import CACHE_URL, fresh_cache, prepare, warm
 
     os.environ["DATABASE_URL"] = args.database
     os.environ.setdefault("SECRET_KEY", "bench-only-not-secret")
@@ -236,6 +236,7 @@ def main(argv=None) -> int:
     os.environ["EXPORT_REQUESTS_PER_HOUR"] = "1000000000"
 
     prepare(args.database, args.scale, regenerate=False)
+    warm(args.database)
     fresh_cache()
     import tracker.wsgi  # noqa: F401 (set up as the server is, collector settings included)
 
