@@ -44,6 +44,7 @@ from .api_rows import (
     entity_relations,
     entity_rows,
     published_designations,
+    shared,
 )
 from .caching import VersionedPaginator, latest_change
 from .filters import MAX_PAGE_SIZE, ActionFilter, EntityFilter
@@ -579,10 +580,10 @@ class ActionViewSet(ReadOnlyViewSet):
     def list(self, request, *args, **kwargs):
         # Read as values (api_rows.py): the same answer as the serializer's, without
         # a model instance for each of a page's 2,600 records.
-        serializer = self.get_serializer()
+        serializer = shared(self.get_serializer_class())
         actions = self.filter_queryset(self.get_queryset())
         page = self.paginate_queryset(action_columns(actions, serializer))
-        return self.get_paginated_response(action_rows(page, serializer))
+        return self.get_paginated_response(action_rows(page, serializer, site_root(request)))
 
 
 _AS_OF = OpenApiParameter(
@@ -678,10 +679,10 @@ class ArticleViewSet(ReadOnlyViewSet):
 
     def list(self, request, *args, **kwargs):
         # Read as values (api_rows.py), as the action list is.
-        serializer = self.get_serializer()
+        serializer = shared(self.get_serializer_class())
         articles = self.filter_queryset(self.get_queryset())
         page = self.paginate_queryset(article_columns(articles, serializer))
-        return self.get_paginated_response(article_rows(page, serializer))
+        return self.get_paginated_response(article_rows(page, serializer, site_root(request)))
 
 
 class AuthorityViewSet(ReadOnlyViewSet):

@@ -15,6 +15,7 @@ the same JSON for every action, article and entity of the demo record.
 """
 
 from collections import defaultdict
+from functools import cache
 
 from rest_framework import serializers
 
@@ -38,6 +39,15 @@ DERIVED = {
     "recorded_entity_count",  # Action.recorded_count of the designations' roles
     "url_confirmed",  # a source's url, not blank
 }
+
+
+@cache
+def shared(serializer_class):
+    """One instance of a serializer whose fields the rows read, built once per process:
+    building ActionSerializer's 80 fields (nested ones included) cost 3-6 ms a page. It
+    holds no request; the site's root comes with each call. Not for a serializer whose
+    own fields read the request (EntitySerializer's status reads ``as_of``)."""
+    return serializer_class()
 
 
 def is_column(name: str, field) -> bool:
@@ -70,14 +80,13 @@ def action_columns(actions, serializer):
     return actions.values_list(*columns(serializer), *columns(authority, "authority__"))
 
 
-def action_rows(actions: list[tuple], serializer) -> list[dict]:
+def action_rows(actions: list[tuple], serializer, root: str) -> list[dict]:
     """ActionSerializer's representation of `actions` (rows of action_columns()), in
-    their order. `serializer` is an ActionSerializer (its context gives the request)."""
+    their order. `serializer` is an ActionSerializer; `root` the site's (links.site_root)."""
     fields = serializer.fields
     own = [name for name, field in fields.items() if is_column(name, field)]
     id_column = own.index("id")
     ids = [row[id_column] for row in actions]
-    root = site_root(serializer.context.get("request"))
     when = _converter(fields["published_at"])
 
     # Many-to-many, in the models' order, as a prefetch reads them.
@@ -160,15 +169,14 @@ def article_columns(articles, serializer):
     return articles.values_list(*columns(serializer))
 
 
-def article_rows(articles: list[tuple], serializer) -> list[dict]:
+def article_rows(articles: list[tuple], serializer, root: str) -> list[dict]:
     """ArticleSerializer's representation of `articles` (rows of article_columns()), in
     their order, as article_queryset() would give it: its published coverage oldest
-    action first, its visible entities by name."""
+    action first, its visible entities by name. `root` is the site's (links.site_root)."""
     fields = serializer.fields
     article_named = _naming(serializer)
     rows = [article_named(row) for row in articles]
     ids = [row["id"] for row in rows]
-    root = site_root(serializer.context.get("request"))
     when = _converter(fields["updated_at"])
 
     coverage = _linked(
