@@ -3,15 +3,15 @@ EntitySerializer give, without a model instance per row (but for the designation
 define an entity's status).
 
 A page of 100 actions holds some 2,600 records (designations, entities, coverage,
-articles, sources, ...); one of 100 articles or entities some 600.
-Building a model instance for each and serialising it field by field cost more than the
-database spends finding them (90 ms a page of actions at full scale). Here each table
-is read once with ``values_list()`` and the rows are put together as
-dicts. The serializers in api.py stay the definition of the answer: the columns read
-are their fields' sources (``columns()``), in their order; only the fields that are no
-column (``is_column()``) are made here; values JSON cannot carry as they are (dates, times)
-go through the serializer's own field. tests/sanctions/test_api.py checks the two give
-the same JSON for every action, article and entity of the demo record.
+articles, sources, ...); one of 100 articles or entities some 600. Building a model
+instance for each and serialising it field by field cost more than the database spends
+finding them (90 ms a page of actions at full scale). Here each table is read once with
+``values_list()`` (the page's ids as one array parameter, lookups.py) and the rows are
+put together as dicts. The serializers in api.py stay the definition of the answer: the
+columns read are their fields' sources (``columns()``), in their order; only the fields
+that are no column (``is_column()``) are made here; values JSON cannot carry as they are
+(dates, times) go through the serializer's own field. tests/sanctions/test_api.py checks
+the two give the same JSON for every action, article and entity of the demo record.
 """
 
 from collections import defaultdict
@@ -92,7 +92,10 @@ def action_rows(actions: list[tuple], serializer, root: str) -> list[dict]:
     # Many-to-many, in the models' order, as a prefetch reads them.
     linked = {
         name: _grouped(
-            model.objects.filter(**{f"{query_name}__in": ids}), query_name, fields[name].child, root
+            model.objects.filter(**{f"{query_name}__any": ids}),
+            query_name,
+            fields[name].child,
+            root,
         )
         for name, model, query_name in [
             ("other_authorities", Authority, "joint_actions"),
@@ -102,7 +105,7 @@ def action_rows(actions: list[tuple], serializer, root: str) -> list[dict]:
     }
 
     designations = _linked(
-        Designation.objects.filter(action__in=ids).order_by("position", "pk"),
+        Designation.objects.filter(action__any=ids).order_by("position", "pk"),
         "action_id",
         fields["designations"].child,
         "entity",
@@ -113,7 +116,7 @@ def action_rows(actions: list[tuple], serializer, root: str) -> list[dict]:
     source = fields["sources"].child
     source_named = _naming(source)
     for action_id, *row in (
-        Source.objects.filter(action__in=ids)
+        Source.objects.filter(action__any=ids)
         .order_by("published_on", "pk")
         .values_list("action_id", *columns(source))
     ):
@@ -123,7 +126,7 @@ def action_rows(actions: list[tuple], serializer, root: str) -> list[dict]:
         sources[action_id].append({name: value[name] for name in source.fields})
 
     coverage = _linked(
-        Coverage.objects.filter(action__in=ids).order_by("article__published_on", "article_id"),
+        Coverage.objects.filter(action__any=ids).order_by("article__published_on", "article_id"),
         "action_id",
         fields["coverage"].child,
         "article",
@@ -180,7 +183,7 @@ def article_rows(articles: list[tuple], serializer, root: str) -> list[dict]:
     when = _converter(fields["updated_at"])
 
     coverage = _linked(
-        article_coverage().filter(article__in=ids),
+        article_coverage().filter(article__any=ids),
         "article_id",
         fields["actions"].child,
         "action",
@@ -188,7 +191,7 @@ def article_rows(articles: list[tuple], serializer, root: str) -> list[dict]:
     )
 
     entities = _grouped(
-        article_entities().filter(articles__in=ids), "articles", fields["entities"].child, root
+        article_entities().filter(articles__any=ids), "articles", fields["entities"].child, root
     )
 
     for value in rows:
@@ -259,21 +262,21 @@ def entity_rows(entities: list[tuple], serializer) -> list[dict]:
     when = _converter(fields["updated_at"])
 
     aliases = _grouped(
-        entity_aliases().filter(entity__in=ids), "entity_id", fields["aliases"].child, root
+        entity_aliases().filter(entity__any=ids), "entity_id", fields["aliases"].child, root
     )
     identifiers = _grouped(
-        entity_identifiers().filter(entity__in=ids), "entity_id", fields["identifiers"].child, root
+        entity_identifiers().filter(entity__any=ids), "entity_id", fields["identifiers"].child, root
     )
 
     relations = _linked(
-        entity_relations().filter(subject__in=ids),
+        entity_relations().filter(subject__any=ids),
         "subject_id",
         fields["relations"].child,
         "object",
         root,
     )
     inverse_relations = _linked(
-        entity_inverse_relations().filter(object__in=ids),
+        entity_inverse_relations().filter(object__any=ids),
         "object_id",
         fields["inverse_relations"].child,
         "subject",
@@ -281,7 +284,7 @@ def entity_rows(entities: list[tuple], serializer) -> list[dict]:
     )
 
     designations = defaultdict(list)
-    for designation in published_designations().filter(entity__in=ids):
+    for designation in published_designations().filter(entity__any=ids):
         designations[designation.entity_id].append(designation)
 
     for value in rows:
@@ -308,47 +311,46 @@ def _linked(links, key: str, serializer, nested: str, root: str) -> dict[int, li
     reference shows one."""
     reference = serializer.fields[nested]
     own, referenced = columns(serializer), columns(reference, f"{nested}__")
-    link_named, reference_named = _naming(serializer), _naming(reference)
+    link_named, reference_named = _naming(serializer), _naming(reference, root)
+    order, split = list(serializer.fields), len(own)
     linked = defaultdict(list)
     for key_value, *row in links.values_list(key, *own, *referenced):
-        value = link_named(row[: len(own)])
-        value[nested] = _with_page_url(reference, reference_named(row[len(own) :]), root)
-        linked[key_value].append({name: value[name] for name in serializer.fields})
+        value = link_named(row[:split])
+        value[nested] = reference_named(row[split:])
+        linked[key_value].append({name: value[name] for name in order})
     return linked
 
 
 def _grouped(records, key: str, serializer, root: str) -> dict[int, list[dict]]:
     """`serializer`'s representation of each row of `records` (a queryset), grouped by
     the column `key`, in the queryset's order; with its page's URL where it shows one."""
-    named = _naming(serializer)
+    named = _naming(serializer, root)
     grouped = defaultdict(list)
     for key_value, *row in records.values_list(key, *columns(serializer)):
-        grouped[key_value].append(_with_page_url(serializer, named(row), root))
+        grouped[key_value].append(named(row))
     return grouped
 
 
-def _with_page_url(serializer, value: dict, root: str) -> dict:
-    """The record with its page's URL (``html_url``, its model's detail page, the last of
-    a reference's fields) where the serializer shows one."""
-    if "html_url" in serializer.fields:
-        view_name = f"{serializer.Meta.model._meta.model_name}_detail"
-        value["html_url"] = root + record_path(view_name, value["id"])
-    return value
-
-
-def _naming(serializer):
+def _naming(serializer, root: str | None = None):
     """A function turning a row of columns(serializer) into {field name: value}, with
-    dates as JSON carries them (ISO 8601, DRF's default DATE_FORMAT). The names, and
-    which are dates, are worked out once, not for each of a page's thousands of rows."""
+    dates as JSON carries them (ISO 8601, DRF's default DATE_FORMAT) and, given the
+    site's `root`, the record's page (``html_url``, its model's detail page, the last of
+    a reference's fields) where the serializer shows one. What to do is worked out once,
+    not for each of a page's thousands of rows."""
     fields = serializer.fields
     names = [name for name, field in fields.items() if is_column(name, field)]
     dates = [name for name in names if isinstance(fields[name], serializers.DateField)]
+    page = None
+    if root is not None and "html_url" in fields:
+        page = f"{serializer.Meta.model._meta.model_name}_detail"
 
     def named(row) -> dict:
         value = dict(zip(names, row, strict=True))
         for name in dates:
             if value[name] is not None:
                 value[name] = value[name].isoformat()
+        if page:
+            value["html_url"] = root + record_path(page, value["id"])
         return value
 
     return named
