@@ -628,7 +628,7 @@ class EntityViewSet(ReadOnlyViewSet):
         serializer = self.get_serializer()
         entities = self.filter_queryset(self.get_queryset())
         page = self.paginate_queryset(entity_columns(entities, serializer))
-        return self.get_paginated_response(entity_rows(page, serializer))
+        return self.get_paginated_response(entity_rows(page, serializer, site_root(request)))
 
     def retrieve(self, request, *args, **kwargs):
         try:

@@ -19,7 +19,7 @@ from functools import cache
 
 from rest_framework import serializers
 
-from .links import record_path, site_root
+from .links import record_path
 from .models import (
     Action,
     Alias,
@@ -249,16 +249,16 @@ def entity_columns(entities, serializer):
     return entities.values_list(*columns(serializer))
 
 
-def entity_rows(entities: list[tuple], serializer) -> list[dict]:
+def entity_rows(entities: list[tuple], serializer, root: str) -> list[dict]:
     """EntitySerializer's representation of `entities` (rows of entity_columns()), in
     their order, as entity_queryset() would give it. Names, identifiers and relations are
     read as values; the published designations as models, which define the status they
-    give (``status`` and ``actions`` are the serializer's own fields)."""
+    give (``status`` and ``actions`` are the serializer's own fields, read with the
+    serializer's context: its ``as_of``). `root` is the site's (links.site_root)."""
     fields = serializer.fields
     entity_named = _naming(serializer)
     rows = [entity_named(row) for row in entities]
     ids = [row["id"] for row in rows]
-    root = site_root(serializer.context.get("request"))
     when = _converter(fields["updated_at"])
 
     aliases = _grouped(

@@ -33,4 +33,14 @@ def test_any_selects_what_in_selects_with_one_parameter(model, lookup):
     )
     assert len(chosen) >= 3
     assert "= ANY(" in queries[0]["sql"]
-    assert model.objects.filter(**{f"{lookup}__any": []}).count() == 0
+
+
+def test_any_of_nothing_reads_nothing_and_a_string_is_refused():
+    make_action(entities=[make_entity()])
+
+    with CaptureQueriesContext(connection) as queries:
+        assert list(Designation.objects.filter(action__any=[])) == []
+
+    assert len(queries) == 0
+    with pytest.raises(TypeError, match="not a string"):
+        Designation.objects.filter(action__any="12").count()
