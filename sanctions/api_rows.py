@@ -237,9 +237,8 @@ def published_designations():
     status (Entity.status_on) and its reference to the action read."""
     return (
         Designation.objects.published()
-        .with_actions()
+        .with_authorities()
         .select_related("legal_basis")
-        .prefetch_related("action__other_authorities")
         .order_by("action__announced_on", "action_id")
     )
 

@@ -39,8 +39,7 @@ def entity_page(entity: Entity, as_of: datetime.date) -> dict:
     """The template context of an entity's page, its status given on `as_of`."""
     designations = list(
         entity.designations.published()
-        .with_actions()
-        .prefetch_related("action__other_authorities")
+        .with_authorities()
         .annotate(legal_basis_names=legal_basis_names("action_id"))
         .order_by("action__announced_on", "action__pk")
     )

@@ -281,11 +281,7 @@ class Entity(models.Model):
     def status_on(self, date: datetime.date, designations=None) -> list[StatusLine]:
         """The entity's standing under each regime on a date, from published actions."""
         if designations is None:
-            designations = (
-                self.designations.published()
-                .with_actions()
-                .prefetch_related("action__other_authorities")
-            )
+            designations = self.designations.published().with_authorities()
         lines = StatusHistory.walk(designations, until=date).lines.values()
         return sorted(lines, key=lambda line: Regime(line.regime).label)
 
